@@ -1,0 +1,245 @@
+// The collector's subcommands: `collect pcap`, `calls`, `captures`.
+import { z } from 'zod';
+import { ingestCapture, type IngestOutcome } from '../ingest.js';
+import { log } from '../log.js';
+import { listCalls, type CallView } from '../store/calls.js';
+import { listCaptures } from '../store/captures.js';
+import { openStore, StoreError, type Db } from '../store/db.js';
+import type { Command, Io } from './command.js';
+import { ProgressBar } from './progress.js';
+import { defaultDb, EXIT_OK, EXIT_USAGE, InputError, parseFlags, printable, table, UsageError } from './support.js';
+
+const dbFlag = { db: { type: 'string' } } as const;
+
+/** Opens the store, turning failures into a one-line input error. */
+export function openDb(file: string, readonly = false): Db {
+  try {
+    return openStore(file, { readonly });
+  } catch (err) {
+    if (err instanceof StoreError) throw new InputError(err.message);
+    throw err;
+  }
+}
+
+/** ISO-8601 time or a duration back from now (`24h`, `7d`, `30m`). */
+export const timeFlag = z.string().transform((s, ctx) => {
+  const rel = /^(\d+)(s|m|h|d|w)$/.exec(s);
+  if (rel) {
+    const unit = { s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[rel[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+    return Date.now() - Number(rel[1]) * unit;
+  }
+  const t = Date.parse(s);
+  if (Number.isNaN(t)) {
+    ctx.addIssue({ code: 'custom', message: `not an ISO time or a duration like 24h: ${JSON.stringify(s)}` });
+    return z.NEVER;
+  }
+  return t;
+});
+
+const collectPcapFlags = z.object({
+  db: z.string().min(1).default(defaultDb()),
+  node: z.string().max(253).regex(/^[\w.:-]*$/, 'node names are letters, digits, ".", "_", ":" and "-"').default(''),
+  force: z.boolean().default(false),
+  json: z.boolean().default(false),
+  'max-flows': z.coerce.number().int().min(1024).max(16_777_216).optional(),
+  help: z.boolean().optional(),
+});
+
+export const collectPcap: Command = {
+  path: ['collect', 'pcap'],
+  summary: 'Record calls from pcap/pcapng files or a tcpdump stream',
+  help: `Record the calls in packet captures (pcap or pcapng) into the store.
+
+Usage:
+  trustmap collect pcap [flags] FILE... | -
+
+Reads each FILE (or standard input for "-"), decodes Ethernet/VLAN, Linux cooked (SLL, SLL2),
+raw IP and loopback captures, tracks TCP connections and UDP flows, and records aggregated calls.
+A file already ingested is skipped (matched by sha256) unless --force is given.
+
+Flags:
+  --db FILE         store file (default $TRUSTMAP_DB or ./trustmap.db)
+  --node NAME       the host the capture was taken on
+  --force           ingest again even if this capture was recorded before
+  --max-flows N     live connections tracked at once (default 262144)
+  --json            print the summary as JSON
+
+Examples:
+  # a capture file from a node
+  trustmap collect pcap --node worker-1 node1.pcapng
+
+  # live, from tcpdump on all interfaces
+  tcpdump -i any -U -w - 'tcp or udp port 53' | trustmap collect pcap --node "$(hostname)" -
+
+Exit codes: 0 all inputs recorded (or already recorded), 2 an input was unreadable or not a
+capture (nothing of it is recorded), 1 any other failure.
+`,
+  async run(argv, io) {
+    const { flags, args } = parseFlags(argv, {
+      ...dbFlag, node: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+      'max-flows': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    }, collectPcapFlags);
+    if (args.length === 0) throw new UsageError('collect pcap needs at least one FILE, or - for standard input');
+    if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
+    const db = openDb(flags.db);
+    const outcomes: IngestOutcome[] = [];
+    const t0 = Date.now();
+    try {
+      for (const input of args) {
+        const bar = io.stderr.isTTY && !flags.json ? new ProgressBar(io.stderr, input === '-' ? 'stdin' : input) : null;
+        const outcome = await ingestCapture(db, input, io.stdin, {
+          node: flags.node, force: flags.force, maxFlows: flags['max-flows'],
+          onProgress: bar ? (p) => bar.update(p) : undefined,
+        });
+        bar?.clear();
+        outcomes.push(outcome);
+        reportOutcome(outcome, io);
+      }
+    } finally {
+      db.close();
+    }
+    printSummary(outcomes, (Date.now() - t0) / 1000, flags.json, io);
+    return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
+  },
+};
+
+function reportOutcome(o: IngestOutcome, io: Io): void {
+  if (o.status === 'error') {
+    io.stderr.write(`error: ${printable(o.message)}\n`);
+  } else if (o.status === 'duplicate') {
+    io.stderr.write(`${printable(o.name)}: already recorded as capture ${o.previousId} (sha256 ${o.sha256.slice(0, 16)}…); use --force to ingest again\n`);
+  } else {
+    log.debug({ capture: o.captureId, file: o.name, format: o.format, ...o.stats }, 'capture recorded');
+  }
+}
+
+function printSummary(outcomes: IngestOutcome[], secs: number, json: boolean, io: Io): void {
+  const done = outcomes.filter((o) => o.status === 'complete');
+  const sum = (f: (s: Extract<IngestOutcome, { status: 'complete' }>['stats']) => number) =>
+    done.reduce((n, o) => n + f(o.stats), 0);
+  const summary = {
+    files: outcomes.length,
+    recorded: done.length,
+    duplicates: outcomes.filter((o) => o.status === 'duplicate').length,
+    failed: outcomes.filter((o) => o.status === 'error').length,
+    bytes: sum((s) => s.bytesRead),
+    packets: sum((s) => s.packets),
+    connections: sum((s) => s.connections),
+    calls_written: sum((s) => s.callsWritten),
+    malformed: sum((s) => s.malformed),
+    skipped: sum((s) => s.skipped),
+    evicted_early: sum((s) => s.evictedEarly),
+    seconds: Number(secs.toFixed(3)),
+    packets_per_second: secs > 0 ? Math.round(sum((s) => s.packets) / secs) : 0,
+  };
+  if (json) {
+    io.stdout.write(JSON.stringify(summary) + '\n');
+    return;
+  }
+  io.stdout.write(
+    `files ${summary.files} (${summary.recorded} recorded, ${summary.duplicates} already recorded, ${summary.failed} failed)`
+    + `  packets ${summary.packets}  connections ${summary.connections}  calls written ${summary.calls_written}`
+    + `  malformed ${summary.malformed}  ${summary.seconds.toFixed(2)} s  ${summary.packets_per_second} packets/s\n`,
+  );
+}
+
+const callsFlags = z.object({
+  db: z.string().min(1).default(defaultDb()),
+  json: z.boolean().default(false),
+  since: timeFlag.optional(),
+  until: timeFlag.optional(),
+  limit: z.coerce.number().int().min(1).max(10_000_000).optional(),
+  help: z.boolean().optional(),
+});
+
+export const calls: Command = {
+  path: ['calls'],
+  summary: 'List the recorded calls',
+  help: `List the calls recorded in the store, summed over time.
+
+Usage:
+  trustmap calls [flags]
+
+Flags:
+  --db FILE        store file (default $TRUSTMAP_DB or ./trustmap.db)
+  --since T        only calls seen at or after T (ISO time, or 30m, 24h, 7d back from now)
+  --until T        only calls that started before T
+  --limit N        at most N rows
+  --json           one JSON array of call objects (fields in docs/cli.md)
+
+Examples:
+  trustmap calls
+  trustmap calls --since 24h --json | jq '.[] | select(.security == "plaintext")'
+`,
+  async run(argv, io) {
+    const { flags, args } = parseFlags(argv, {
+      ...dbFlag, json: { type: 'boolean' }, since: { type: 'string' }, until: { type: 'string' },
+      limit: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    }, callsFlags);
+    if (args.length > 0) throw new UsageError(`calls takes no arguments (got ${JSON.stringify(args[0])})`);
+    const db = openDb(flags.db, true);
+    let rows: CallView[];
+    try {
+      rows = listCalls(db, { sinceMs: flags.since, untilMs: flags.until, limit: flags.limit });
+    } finally {
+      db.close();
+    }
+    if (flags.json) {
+      io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      return EXIT_OK;
+    }
+    if (rows.length === 0) {
+      io.stdout.write('No calls recorded.\n');
+      return EXIT_OK;
+    }
+    io.stdout.write(table(
+      ['SOURCE', 'DESTINATION', 'PROTO', 'REQUEST', 'SECURITY', 'COUNT', 'LAST SEEN'],
+      rows.map((r) => [
+        r.src_ip,
+        `${r.dst_ip}:${r.dst_port}${r.service_ip ? ` (via ${r.service_ip})` : ''}`,
+        `${r.protocol}/${r.transport}`,
+        printable([r.method, r.path ?? r.sni ?? ''].filter(Boolean).join(' ').slice(0, 60)),
+        r.security + (r.credentials_in_plaintext ? ' (credentials!)' : ''),
+        String(r.count),
+        r.last_seen,
+      ]),
+    ));
+    return EXIT_OK;
+  },
+};
+
+const capturesFlags = z.object({
+  db: z.string().min(1).default(defaultDb()),
+  json: z.boolean().default(false),
+  help: z.boolean().optional(),
+});
+
+export const captures: Command = {
+  path: ['captures'],
+  summary: 'List the ingested captures and their tallies',
+  help: `List every capture ingested into the store, with its status and tallies.
+
+Usage:
+  trustmap captures [--db FILE] [--json]
+
+Examples:
+  trustmap captures
+`,
+  async run(argv, io) {
+    const { flags } = parseFlags(argv, { ...dbFlag, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, capturesFlags);
+    const db = openDb(flags.db, true);
+    try {
+      const rows = listCaptures(db);
+      if (flags.json) io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else if (rows.length === 0) io.stdout.write('No captures recorded.\n');
+      else io.stdout.write(table(
+        ['ID', 'NAME', 'NODE', 'STATUS', 'PACKETS', 'MALFORMED', 'CONNECTIONS', 'SHA256'],
+        rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16)]),
+      ));
+    } finally {
+      db.close();
+    }
+    return EXIT_OK;
+  },
+};
+

@@ -1,0 +1,73 @@
+// What every subcommand shares: flag parsing through zod, the error classes that become one-line
+// messages and exit codes, and plain-text tables.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { z } from 'zod';
+
+/** Exit codes: 0 success, 1 findings or other failure, 2 usage or unreadable input. */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+/** Bad flags or arguments: printed as one line, exit 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Input that cannot be read (a file, a database): printed as one line, exit 2. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+export type FlagSpec = NonNullable<ParseArgsConfig['options']>;
+
+export interface Parsed<T> {
+  flags: T;
+  args: string[];
+}
+
+/** Parses argv strictly and validates the flags with `schema`; zod issues become `message (at: flags.x)`. */
+export function parseFlags<T>(argv: string[], spec: FlagSpec, schema: z.ZodType<T>): Parsed<T> {
+  let values: Record<string, unknown>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/, ''));
+  }
+  const r = schema.safeParse(values);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new UsageError(`${issue.message} (at: flags.${issue.path.join('.')})`);
+  }
+  return { flags: r.data, args: positionals };
+}
+
+/** Left-aligned columns separated by two spaces, like kubectl's. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** Makes traffic-derived text safe for a terminal: no escape sequences, no line breaks. */
+export function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
+}
+
+export function defaultDb(): string {
+  return process.env.TRUSTMAP_DB ?? './trustmap.db';
+}
+
+export function humanBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${n >= 100 || i === 0 ? n.toFixed(0) : n.toFixed(1)} ${units[i]}`;
+}
+
+export function humanCount(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  return String(Math.round(n));
+}

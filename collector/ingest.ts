@@ -1,0 +1,295 @@
+// The capture ingest, top to bottom: identify the input → skip it if already ingested → read
+// records in large chunks → decode → track → aggregate → stage batches → commit atomically.
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { Aggregator } from './aggregate.js';
+import { decodeLink } from './decode/link.js';
+import { DecodedPacket, OK, SKIP } from './decode/packet.js';
+import { createInspector, inspectDatagram } from './inspect/inspector.js';
+import type { IngestStats } from './model.js';
+import { UnsupportedInputError } from './sources/pcap/errors.js';
+import { detectReader, MAGIC_BYTES } from './sources/pcap/magic.js';
+import type { MalformedReason, PacketSink, RecordReader } from './sources/pcap/sink.js';
+import { StagedCallWriter } from './store/calls.js';
+import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha } from './store/captures.js';
+import type { Db } from './store/db.js';
+import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
+import { templatePath } from './paths.js';
+
+const CHUNK = 8 * 1024 * 1024;
+/** Largest window we let a single record force: pcapng blocks are capped at 16 MiB. */
+const MAX_WINDOW = 40 * 1024 * 1024;
+const FINGERPRINT_SPAN = 64 * 1024;
+
+export interface IngestOptions {
+  node: string;
+  force: boolean;
+  maxFlows?: number;
+  /** Called at most every `progressEveryMs` with bytes read so far. */
+  onProgress?: (p: Progress) => void;
+  progressEveryMs?: number;
+  now?: () => Date;
+}
+
+export interface Progress {
+  bytesRead: number;
+  totalBytes: number | null;
+  packets: number;
+  elapsedMs: number;
+}
+
+export type IngestOutcome =
+  | { status: 'complete'; name: string; captureId: number; stats: IngestStats; sha256: string; format: string; elapsedMs: number }
+  | { status: 'duplicate'; name: string; sha256: string; previousId: number }
+  | { status: 'error'; name: string; message: string };
+
+/** Tallies of one run plus the decode state, reused for every packet of the input. */
+class Pipeline implements PacketSink {
+  readonly stats: IngestStats = {
+    bytesRead: 0, packets: 0, malformed: 0, skipped: 0, connections: 0, evictedEarly: 0,
+    callsWritten: 0, firstTsMs: null, lastTsMs: null,
+  };
+  readonly malformedBy = new Map<string, number>();
+  private readonly decoded = new DecodedPacket();
+  private lastTs = 0;
+
+  constructor(readonly tracker: Tracker) {}
+
+  packet(linkType: number, tsMs: number, buf: Uint8Array, offset: number, capLen: number): void {
+    const s = this.stats;
+    s.packets++;
+    // Simple Packet Blocks carry no time; they inherit the last one seen.
+    if (tsMs !== tsMs) tsMs = this.lastTs;
+    else {
+      this.lastTs = tsMs;
+      if (s.firstTsMs === null) s.firstTsMs = tsMs;
+      if (s.lastTsMs === null || tsMs > s.lastTsMs) s.lastTsMs = tsMs;
+    }
+    const p = this.decoded;
+    p.buf = buf;
+    p.depth = 0;
+    const v = decodeLink(p, linkType, buf, offset, offset + capLen);
+    if (v === OK) this.tracker.packet(p, tsMs);
+    else if (v === SKIP) s.skipped++;
+    else this.malformed(p.reason);
+  }
+
+  malformed(reason: MalformedReason): void {
+    this.stats.malformed++;
+    this.malformedBy.set(reason, (this.malformedBy.get(reason) ?? 0) + 1);
+  }
+}
+
+/** A sliding window over the input: bytes are appended at the end, records consumed from the front. */
+class Window {
+  buf = Buffer.allocUnsafe(CHUNK);
+  start = 0;
+  end = 0;
+
+  /** Makes room for at least `want` more bytes, compacting or growing. */
+  reserve(want: number): void {
+    if (this.buf.length - this.end >= want) return;
+    if (this.start > 0) {
+      this.buf.copyWithin(0, this.start, this.end);
+      this.end -= this.start;
+      this.start = 0;
+      if (this.buf.length - this.end >= want) return;
+    }
+    const size = Math.max(this.buf.length * 2, this.end + want);
+    if (size > MAX_WINDOW) throw new UnsupportedInputError('a single capture record is larger than 40 MiB: the file is corrupt');
+    const bigger = Buffer.allocUnsafe(size);
+    this.buf.copy(bigger, 0, 0, this.end);
+    this.buf = bigger;
+  }
+}
+
+interface Source {
+  name: string;
+  totalBytes: number | null;
+  /** Fills `w` with the next bytes; returns 0 at end of input. */
+  read(w: Window): Promise<number> | number;
+  close(): void;
+}
+
+function fileSource(path: string): Source {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UnsupportedInputError(e.code === 'ENOENT' ? `${path}: no such file` : e.code === 'EISDIR' ? `${path}: is a directory` : `${path}: cannot open (${e.code ?? e.message})`);
+  }
+  const st = fstatSync(fd);
+  if (st.isDirectory()) { closeSync(fd); throw new UnsupportedInputError(`${path}: is a directory`); }
+  return {
+    name: path,
+    totalBytes: st.isFile() ? st.size : null,
+    read(w) {
+      w.reserve(CHUNK / 2);
+      const n = readSync(fd, w.buf, w.end, w.buf.length - w.end, null);
+      w.end += n;
+      return n;
+    },
+    close() { closeSync(fd); },
+  };
+}
+
+function streamSource(name: string, stream: Readable): Source {
+  const it = stream[Symbol.asyncIterator]();
+  return {
+    name,
+    totalBytes: null,
+    async read(w) {
+      const r = await it.next();
+      if (r.done) return 0;
+      const chunk = r.value as Buffer;
+      w.reserve(chunk.length);
+      chunk.copy(w.buf, w.end);
+      w.end += chunk.length;
+      return chunk.length;
+    },
+    close() { /* the caller owns the stream */ },
+  };
+}
+
+/**
+ * A cheap identity for a file, computed before reading it: its size and the sha256 of its first
+ * and last 64 KiB. A match is confirmed with the full sha256 before anything is skipped.
+ */
+function fingerprintFile(path: string): { fingerprint: string; size: number } | null {
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch { return null; }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return null;
+    const h = createHash('sha256').update(`size:${st.size}\n`);
+    const head = Buffer.allocUnsafe(Math.min(FINGERPRINT_SPAN, st.size));
+    readSync(fd, head, 0, head.length, 0);
+    h.update(head);
+    if (st.size > FINGERPRINT_SPAN) {
+      const tail = Buffer.allocUnsafe(Math.min(FINGERPRINT_SPAN, st.size - FINGERPRINT_SPAN));
+      readSync(fd, tail, 0, tail.length, st.size - tail.length);
+      h.update(tail);
+    }
+    return { fingerprint: h.digest('hex'), size: st.size };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sha256File(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.allocUnsafe(CHUNK);
+    for (let n; (n = readSync(fd, b, 0, b.length, null)) > 0; ) h.update(b.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** Reads every record of a source through the pipeline; returns the format name. */
+async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions, t0: number): Promise<string> {
+  const w = new Window();
+  let reader: RecordReader | null = null;
+  let lastProgress = t0;
+  const every = opts.progressEveryMs ?? 250;
+  for (;;) {
+    const before = w.end;
+    const n = await src.read(w);
+    if (n > 0) {
+      hash.update(w.buf.subarray(before, before + n));
+      pipe.stats.bytesRead += n;
+    }
+    if (reader === null) {
+      if (n > 0 && w.end - w.start < MAGIC_BYTES) continue;
+      reader = detectReader(w.buf.subarray(w.start, w.end));
+    }
+    w.start += reader.feed(w.buf, w.start, w.end, pipe);
+    if (n === 0) {
+      reader.finish(w.end - w.start, pipe);
+      return reader.format;
+    }
+    if (opts.onProgress) {
+      const now = Date.now();
+      if (now - lastProgress >= every) {
+        lastProgress = now;
+        opts.onProgress({ bytesRead: pipe.stats.bytesRead, totalBytes: src.totalBytes, packets: pipe.stats.packets, elapsedMs: now - t0 });
+      }
+    }
+  }
+}
+
+/** Ingests one capture (a path, or '-' with a stream) into the store. Never throws for bad input. */
+export async function ingestCapture(db: Db, input: string, stdin: Readable | null, opts: IngestOptions): Promise<IngestOutcome> {
+  const now = opts.now ?? (() => new Date());
+  const isStdin = input === '-';
+  let fp: { fingerprint: string; size: number } | null = null;
+  if (!isStdin) {
+    fp = fingerprintFile(input);
+    if (fp !== null && !opts.force) {
+      const candidates = findCompleteByFingerprint(db, fp.fingerprint);
+      if (candidates.length > 0) {
+        const sha = sha256File(input);
+        const same = candidates.find((c) => c.sha256 === sha);
+        if (same) return { status: 'duplicate', name: input, sha256: sha, previousId: same.id };
+      }
+    }
+  }
+
+  let src: Source;
+  try {
+    src = isStdin ? streamSource('-', stdin ?? process.stdin) : fileSource(input);
+  } catch (err) {
+    if (err instanceof UnsupportedInputError) return { status: 'error', name: input, message: err.message };
+    throw err;
+  }
+
+  const captureId = beginCapture(db, {
+    source: 'pcap', name: input, node: opts.node, fingerprint: fp?.fingerprint ?? null,
+    sizeBytes: fp?.size ?? 0, nowIso: now().toISOString(),
+  });
+  const writer = new StagedCallWriter(db, captureId);
+  const agg = new Aggregator((rows) => writer.write(rows));
+  const trackerOpts: TrackerOptions = {
+    ...DEFAULT_TRACKER_OPTIONS,
+    maxFlows: opts.maxFlows ?? DEFAULT_TRACKER_OPTIONS.maxFlows,
+    source: 'pcap',
+    node: opts.node,
+    inspector: createInspector,
+    datagram: inspectDatagram,
+    templatePath,
+  };
+  const tracker = new Tracker(agg, trackerOpts);
+  const pipe = new Pipeline(tracker);
+  const hash = createHash('sha256');
+  const t0 = Date.now();
+  try {
+    const format = await pump(src, pipe, hash, opts, t0);
+    tracker.finish();
+    agg.drain();
+    const sha256 = hash.digest('hex');
+    const stats = pipe.stats;
+    stats.connections = tracker.stats.connections;
+    stats.evictedEarly = tracker.stats.evictedEarly;
+    if (isStdin && !opts.force) {
+      // Standard input has no identity until it has been read in full.
+      const seen = findCompleteBySha(db, sha256);
+      if (seen) {
+        failCapture(db, captureId, `duplicate of capture ${seen.id}`, now().toISOString());
+        return { status: 'duplicate', name: input, sha256, previousId: seen.id };
+      }
+    }
+    stats.callsWritten = completeCapture(db, captureId, { sha256, stats, nowIso: now().toISOString() });
+    return { status: 'complete', name: input, captureId, stats, sha256, format, elapsedMs: Date.now() - t0 };
+  } catch (err) {
+    const message = err instanceof UnsupportedInputError ? err.message : `unexpected failure: ${(err as Error).message}`;
+    failCapture(db, captureId, message, now().toISOString());
+    if (err instanceof UnsupportedInputError) return { status: 'error', name: input, message: `${input}: ${message}` };
+    throw err;
+  } finally {
+    src.close();
+  }
+}

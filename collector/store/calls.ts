@@ -1,0 +1,160 @@
+// Typed reads and writes of aggregated calls. Writes go through prepared upserts inside one
+// transaction per batch; nothing here runs per packet.
+import type { Db } from './db.js';
+import { CALL_KEY } from './migrations.js';
+import type { CallRow, CallSource, Direction, Protocol, Security, Transport } from '../model.js';
+
+const COLUMNS = `${CALL_KEY}, count, connections, bytes, first_seen_ms, last_seen_ms,
+  credentials_in_plaintext, status_2xx, status_3xx, status_4xx, status_5xx`;
+const PARAMS = `@bucketMs, @source, @node, @srcIp, @dstIp, @serviceIp, @dstPort, @transport,
+  @protocol, @method, @path, @host, @sni, @alpn, @security, @securityReason, @direction,
+  @count, @connections, @bytes, @firstSeenMs, @lastSeenMs,
+  @credentialsInPlaintext, @status2xx, @status3xx, @status4xx, @status5xx`;
+const MERGE = `count = count + excluded.count,
+  connections = connections + excluded.connections,
+  bytes = bytes + excluded.bytes,
+  first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+  last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+  credentials_in_plaintext = max(credentials_in_plaintext, excluded.credentials_in_plaintext),
+  status_2xx = status_2xx + excluded.status_2xx,
+  status_3xx = status_3xx + excluded.status_3xx,
+  status_4xx = status_4xx + excluded.status_4xx,
+  status_5xx = status_5xx + excluded.status_5xx`;
+
+/** Writes batches of one ingest into the staging table; see commitStaged(). */
+export class StagedCallWriter {
+  private readonly upsert;
+  private readonly writeBatch;
+
+  constructor(db: Db, private readonly captureId: number) {
+    this.upsert = db.prepare(
+      `INSERT INTO staged_calls (capture_id, ${COLUMNS}) VALUES (@captureId, ${PARAMS})
+       ON CONFLICT (capture_id, ${CALL_KEY}) DO UPDATE SET ${MERGE}`,
+    );
+    this.writeBatch = db.transaction((rows: Iterable<CallRow>) => {
+      let n = 0;
+      for (const row of rows) {
+        this.upsert.run({ captureId: this.captureId, ...row });
+        n++;
+      }
+      return n;
+    });
+  }
+
+  /** Writes one batch in one transaction; returns the number of rows upserted. */
+  write(rows: Iterable<CallRow>): number {
+    return this.writeBatch(rows) as number;
+  }
+}
+
+/** Moves a capture's staged rows into calls; the caller wraps this in its completing transaction. */
+export function mergeStaged(db: Db, captureId: number): number {
+  const info = db
+    .prepare(
+      `INSERT INTO calls (${COLUMNS})
+       SELECT ${COLUMNS} FROM staged_calls WHERE capture_id = ? ORDER BY rowid
+       ON CONFLICT (${CALL_KEY}) DO UPDATE SET ${MERGE}`,
+    )
+    .run(captureId);
+  db.prepare('DELETE FROM staged_calls WHERE capture_id = ?').run(captureId);
+  return info.changes;
+}
+
+export function discardStaged(db: Db, captureId: number): void {
+  db.prepare('DELETE FROM staged_calls WHERE capture_id = ?').run(captureId);
+}
+
+/** A call as the CLI and the API show it: '' becomes null, times are ISO-8601 UTC. */
+export interface CallView {
+  source: CallSource;
+  node: string | null;
+  src_ip: string;
+  dst_ip: string;
+  service_ip: string | null;
+  dst_port: number;
+  transport: Transport;
+  protocol: Protocol;
+  method: string | null;
+  path: string | null;
+  host: string | null;
+  sni: string | null;
+  alpn: string | null;
+  security: Security;
+  security_reason: string | null;
+  direction: Direction;
+  credentials_in_plaintext: boolean;
+  count: number;
+  connections: number;
+  bytes: number;
+  status: { '2xx': number; '3xx': number; '4xx': number; '5xx': number };
+  first_seen: string;
+  last_seen: string;
+}
+
+export interface CallQuery {
+  sinceMs?: number;
+  untilMs?: number;
+  limit?: number;
+}
+
+interface CallDbRow {
+  source: CallSource; node: string; src_ip: string; dst_ip: string; service_ip: string;
+  dst_port: number; transport: Transport; protocol: Protocol; method: string; path: string;
+  host: string; sni: string; alpn: string; security: Security; security_reason: string;
+  direction: Direction; credentials_in_plaintext: number; count: number; connections: number;
+  bytes: number; s2: number; s3: number; s4: number; s5: number; first: number; last: number;
+}
+
+const nullIfEmpty = (s: string): string | null => (s === '' ? null : s);
+
+/**
+ * Calls summed over time buckets (the bucket is an aggregation detail, not something a user asks
+ * for), in a stable order.
+ */
+export function listCalls(db: Db, q: CallQuery = {}): CallView[] {
+  const where: string[] = [];
+  const args: Record<string, number> = {};
+  if (q.sinceMs !== undefined) { where.push('last_seen_ms >= @since'); args.since = q.sinceMs; }
+  if (q.untilMs !== undefined) { where.push('first_seen_ms < @until'); args.until = q.untilMs; }
+  const rows = db
+    .prepare(
+      `SELECT source, node, src_ip, dst_ip, service_ip, dst_port, transport, protocol, method, path,
+              host, sni, alpn, security, security_reason, direction,
+              max(credentials_in_plaintext) AS credentials_in_plaintext,
+              sum(count) AS count, sum(connections) AS connections, sum(bytes) AS bytes,
+              sum(status_2xx) AS s2, sum(status_3xx) AS s3, sum(status_4xx) AS s4, sum(status_5xx) AS s5,
+              min(first_seen_ms) AS first, max(last_seen_ms) AS last
+       FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       GROUP BY source, node, src_ip, dst_ip, service_ip, dst_port, transport, protocol, method,
+                path, host, sni, alpn, security, security_reason, direction
+       ORDER BY src_ip, dst_ip, dst_port, transport, protocol, method, path, host, sni, alpn,
+                security, source, node, service_ip, security_reason, direction
+       ${q.limit !== undefined ? 'LIMIT @limit' : ''}`,
+    )
+    .all(q.limit !== undefined ? { ...args, limit: q.limit } : args) as CallDbRow[];
+  return rows.map((r) => ({
+    source: r.source,
+    node: nullIfEmpty(r.node),
+    src_ip: r.src_ip,
+    dst_ip: r.dst_ip,
+    service_ip: nullIfEmpty(r.service_ip),
+    dst_port: r.dst_port,
+    transport: r.transport,
+    protocol: r.protocol,
+    method: nullIfEmpty(r.method),
+    path: nullIfEmpty(r.path),
+    host: nullIfEmpty(r.host),
+    sni: nullIfEmpty(r.sni),
+    alpn: nullIfEmpty(r.alpn),
+    security: r.security,
+    security_reason: nullIfEmpty(r.security_reason),
+    direction: r.direction,
+    credentials_in_plaintext: r.credentials_in_plaintext === 1,
+    count: r.count,
+    connections: r.connections,
+    bytes: r.bytes,
+    status: { '2xx': r.s2, '3xx': r.s3, '4xx': r.s4, '5xx': r.s5 },
+    first_seen: new Date(r.first).toISOString(),
+    last_seen: new Date(r.last).toISOString(),
+  }));
+}

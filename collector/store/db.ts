@@ -1,0 +1,67 @@
+// Opening the store: one SQLite file in WAL mode, migrated to the newest schema.
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from './migrations.js';
+
+export type Db = Database.Database;
+
+export class StoreError extends Error {
+  override name = 'StoreError';
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+}
+
+export function openStore(file: string, opts: OpenOptions = {}): Db {
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`);
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the
+      // last transactions, never corrupt the file.
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+    } else {
+      checkVersion(db);
+    }
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`${file} is not a trustmap database: ${(err as Error).message}`);
+  }
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+function latestVersion(): number {
+  return MIGRATIONS[MIGRATIONS.length - 1].version;
+}
+
+function checkVersion(db: Db): void {
+  const v = schemaVersion(db);
+  if (v > latestVersion()) {
+    throw new StoreError(`database schema version ${v} is newer than this trustmap (${latestVersion()}); upgrade trustmap`);
+  }
+}
+
+function migrate(db: Db): void {
+  checkVersion(db);
+  const current = schemaVersion(db);
+  for (const m of MIGRATIONS) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+}
