@@ -59,7 +59,10 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
     if (p > end) return 'dns question';
   }
   const answers: DnsMessage['answers'] = [];
-  for (let r = 0; r < an; r++) {
+  // Answer, authority and additional sections share one record format (§4.1.3). A/AAAA records
+  // from the additional section are reported too: a SRV or NS answer carries the target's
+  // address there, and the tracker only needs "address → name". CNAMEs only from answers.
+  for (let r = 0; r < an + ns + ar; r++) {
     const name = readName(b, start, p, end);
     if (name === null) return 'dns name';
     p = nameEnd;
@@ -75,7 +78,7 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
       answers.push({ name, type: 'A', value: `${b[rd]}.${b[rd + 1]}.${b[rd + 2]}.${b[rd + 3]}`, ttl });
     } else if (type === T_AAAA && rdlen === 16) {
       answers.push({ name, type: 'AAAA', value: ipv6(b, rd), ttl });
-    } else if (type === T_CNAME) {
+    } else if (type === T_CNAME && r < an) {
       const target = readName(b, start, rd, p);
       if (target === null) return 'dns name';
       answers.push({ name, type: 'CNAME', value: target, ttl });

@@ -113,15 +113,17 @@ export class TlsAnalyzer {
       } else {
         d.recLeft -= n;
         i += n;
-        if (d.recType === CT_CCS || d.recType === CT_APPDATA) this.encrypted(d, fromClient);
+        if (d.recType === CT_CCS || d.recType === CT_APPDATA) this.encrypted(d);
       }
     }
   }
 
-  private encrypted(d: TlsDirection, fromClient: boolean): void {
+  private encrypted(d: TlsDirection): void {
     d.isEncrypted = true;
-    // Once the client encrypts, its certificate (if any) has already been sent (RFC 5246 §7.3).
-    if (fromClient) this.isDone = true;
+    // Once both sides encrypt, every clear-text handshake message has been sent (RFC 5246 §7.3:
+    // the client's Certificate precedes its ChangeCipherSpec). Waiting for both, not just the
+    // client, keeps the verdict independent of how the two directions' chunks interleave.
+    if (this.c.isEncrypted && this.s.isEncrypted) this.isDone = true;
   }
 
   private messages(d: TlsDirection, fromClient: boolean): void {
@@ -145,6 +147,7 @@ export class TlsAnalyzer {
   private message(type: number, b: Uint8Array, start: number, end: number, fromClient: boolean): void {
     if (fromClient && type === HS_CLIENT_HELLO) {
       if (!this.clientHello(b, start, end)) this.fail('tls client hello');
+      else if (this.version === 0x0304) this.isDone = true;
     } else if (!fromClient && type === HS_SERVER_HELLO) {
       if (!this.serverHello(b, start, end)) this.fail('tls server hello');
     } else if (type === HS_CERTIFICATE && this.version !== 0x0304) {
@@ -189,8 +192,9 @@ export class TlsAnalyzer {
     this.sawServerHello = true;
     this.version = legacy;
     if (p < end && !this.extensions(b, p, end, false)) return false;
-    // TLS 1.3: the rest of the handshake is encrypted (RFC 8446 §2); nothing more to see.
-    if (this.version === 0x0304) this.isDone = true;
+    // TLS 1.3: the rest of the handshake is encrypted (RFC 8446 §2); nothing more to see once
+    // we also have the ClientHello (it may be fed after the ServerHello on a mid-stream join).
+    if (this.version === 0x0304 && this.sawClientHello) this.isDone = true;
     return true;
   }
 

@@ -126,7 +126,6 @@ function extensions(b: Uint8Array, start: number, end: number, uris: string[], d
     const extEnd = t.end;
     if (readTlv(b, t.start, extEnd, t) !== 0x06) return false;
     const isSan = t.end - t.start === 3 && b[t.start] === SAN_OID[0] && b[t.start + 1] === SAN_OID[1] && b[t.start + 2] === SAN_OID[2];
-    if (readTlv(b, t.end, extEnd, t) < 0) return false;
     let tag = readTlv(b, t.end, extEnd, t);
     if (tag === 0x01) tag = readTlv(b, t.end, extEnd, t);
     if (tag !== 0x04) return false;
