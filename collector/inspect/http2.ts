@@ -39,6 +39,7 @@ export class Http2Connection {
 
   constructor(readonly sink: AppSink) {
     this.client = new Http2Direction(this, true);
+    this.client.prefaceLeft = -1;
     this.server = new Http2Direction(this, false);
   }
 
@@ -95,7 +96,11 @@ class BlockFields implements HeaderListener {
 const GRPC_PATH = /^\/[A-Za-z_][\w.]*\/[A-Za-z_]\w*$/;
 
 export class Http2Direction {
-  /** Bytes of the client preface still expected (24 at the start, 6 after an HTTP/1 PRI line). */
+  /**
+   * Bytes of the client preface still expected (24 at the start, 6 after an HTTP/1 PRI line);
+   * -1 on the client side means "decide from the first byte": a frame cannot start with 'P'
+   * (0x50 would be a length above the default 16 KiB maximum frame size, RFC 9113 §4.2).
+   */
   prefaceLeft = 0;
   private readonly hdr = new Uint8Array(9);
   private hdrLen = 0;
@@ -125,6 +130,7 @@ export class Http2Direction {
 
   feed(buf: Uint8Array, start: number, end: number): void {
     let i = start;
+    if (this.prefaceLeft < 0 && i < end) this.prefaceLeft = buf[i] === 0x50 ? PREFACE_BYTES.length : 0;
     while (this.prefaceLeft > 0 && i < end) {
       if (buf[i] !== PREFACE_BYTES[PREFACE_BYTES.length - this.prefaceLeft]) return this.stop('http2 preface');
       this.prefaceLeft--;

@@ -196,7 +196,6 @@ class Inspector implements ConnectionInspector {
       case K_H2_FRAME:
         this.mode = HTTP2;
         this.h2 = new Http2Connection(this.sink);
-        if (kind === K_H2_PREFACE) this.h2.client.prefaceLeft = PREFACE.length;
         break;
       case K_TLS_SERVER:
       case K_TLS_CLIENT:
