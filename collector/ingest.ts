@@ -15,7 +15,7 @@ import { StagedCallWriter } from './store/calls.js';
 import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha } from './store/captures.js';
 import type { Db } from './store/db.js';
 import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
-import { templatePath } from './paths.js';
+import { pathTemplater } from './paths.js';
 
 const CHUNK = 8 * 1024 * 1024;
 /** Largest window we let a single record force: pcapng blocks are capped at 16 MiB. */
@@ -26,6 +26,8 @@ export interface IngestOptions {
   node: string;
   force: boolean;
   maxFlows?: number;
+  /** Distinct path templates kept per edge before the rest fold into a prefix with '/*'. */
+  maxPathsPerEdge?: number;
   /** Called at most every `progressEveryMs` with bytes read so far. */
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
@@ -260,7 +262,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     node: opts.node,
     inspector: createInspector,
     datagram: inspectDatagram,
-    templatePath,
+    templatePath: pathTemplater(opts.maxPathsPerEdge),
   };
   const tracker = new Tracker(agg, trackerOpts);
   const pipe = new Pipeline(tracker);
