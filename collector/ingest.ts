@@ -28,6 +28,8 @@ export interface IngestOptions {
   maxFlows?: number;
   /** Distinct path templates kept per edge before the rest fold into a prefix with '/*'. */
   maxPathsPerEdge?: number;
+  /** Aggregated rows held in memory before a batch is written (one transaction per batch). */
+  batchRows?: number;
   /** Called at most every `progressEveryMs` with bytes read so far. */
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
@@ -254,7 +256,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     sizeBytes: fp?.size ?? 0, nowIso: now().toISOString(),
   });
   const writer = new StagedCallWriter(db, captureId);
-  const agg = new Aggregator((rows) => writer.write(rows));
+  const agg = new Aggregator((rows) => writer.write(rows), opts.batchRows);
   const trackerOpts: TrackerOptions = {
     ...DEFAULT_TRACKER_OPTIONS,
     maxFlows: opts.maxFlows ?? DEFAULT_TRACKER_OPTIONS.maxFlows,

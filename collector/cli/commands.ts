@@ -43,6 +43,7 @@ const collectPcapFlags = z.object({
   json: z.boolean().default(false),
   'max-flows': z.coerce.number().int().min(1024).max(16_777_216).optional(),
   'max-paths-per-edge': z.coerce.number().int().min(1).max(10_000).optional(),
+  'batch-rows': z.coerce.number().int().min(1).max(1_000_000).optional(),
   help: z.boolean().optional(),
 });
 
@@ -65,6 +66,7 @@ Flags:
   --max-flows N     live connections tracked at once (default 262144)
   --max-paths-per-edge N
                     distinct path templates kept per edge; later ones fold into PREFIX/* (default 50)
+  --batch-rows N    aggregated rows written per transaction (default 50000)
   --json            print the summary as JSON
 
 Examples:
@@ -80,7 +82,8 @@ capture (nothing of it is recorded), 1 any other failure.
   async run(argv, io) {
     const { flags, args } = parseFlags(argv, {
       ...dbFlag, node: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
-      'max-flows': { type: 'string' }, 'max-paths-per-edge': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'max-flows': { type: 'string' }, 'max-paths-per-edge': { type: 'string' }, 'batch-rows': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     }, collectPcapFlags);
     if (args.length === 0) throw new UsageError('collect pcap needs at least one FILE, or - for standard input');
     if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
@@ -92,6 +95,7 @@ capture (nothing of it is recorded), 1 any other failure.
         const bar = io.stderr.isTTY && !flags.json ? new ProgressBar(io.stderr, input === '-' ? 'stdin' : input) : null;
         const outcome = await ingestCapture(db, input, io.stdin, {
           node: flags.node, force: flags.force, maxFlows: flags['max-flows'], maxPathsPerEdge: flags['max-paths-per-edge'],
+          batchRows: flags['batch-rows'],
           onProgress: bar ? (p) => bar.update(p) : undefined,
         });
         bar?.clear();

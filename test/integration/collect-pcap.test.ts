@@ -1,0 +1,183 @@
+// `trustmap collect pcap` as users run it: real capture files, the built binary, real SQLite.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { runCli, startCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/ingest.js';
+import { httpConnection, pcapFile } from '../helpers/packets.js';
+
+const FIX = new URL('../fixtures/pcap/', import.meta.url).pathname;
+
+interface Call { src_ip: string; dst_ip: string; dst_port: number; transport: string; protocol: string; method: string | null; path: string | null; host: string | null; sni: string | null; alpn: string | null; security: string; count: number; bytes: number; first_seen: string; last_seen: string; node: string | null; source: string }
+
+function calls(db: string): Call[] {
+  const r = runCli(['calls', '--json', '--db', db]);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Call[];
+}
+
+test('calls --json has the documented fields and types', () => {
+  const db = join(tempDir(), 'a.db');
+  const r = runCli(['collect', 'pcap', '--db', db, '--node', 'worker-1', FIX + 'http1-get-full-handshake.pcap', FIX + 'tls13-sni-alpn-h2.pcap', FIX + 'pcapng-multi-interface-dns.pcapng']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^files 3 \(3 recorded, 0 already recorded, 0 failed\)\s+packets \d+\s+connections \d+\s+calls written \d+\s+malformed 0\s+[\d.]+ s\s+\d+ packets\/s\n$/);
+  const rows = calls(db);
+  for (const c of rows) {
+    for (const k of ['src_ip', 'dst_ip', 'dst_port', 'transport', 'protocol', 'method', 'path', 'host', 'sni', 'alpn', 'security', 'count', 'bytes', 'first_seen', 'last_seen']) {
+      assert.ok(k in c, `missing ${k}`);
+    }
+    assert.ok(['tcp', 'udp'].includes(c.transport));
+    assert.ok(['http', 'http2', 'grpc', 'tls', 'dns', 'tcp', 'udp'].includes(c.protocol));
+    assert.ok(['plaintext', 'tls', 'mtls', 'unknown'].includes(c.security));
+    assert.match(c.first_seen, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.equal(c.node, 'worker-1');
+    assert.equal(c.source, 'pcap');
+  }
+  const http = rows.find((c) => c.protocol === 'http');
+  assert.deepEqual(http && [http.src_ip, http.dst_ip, http.dst_port, http.method, http.path, http.host, http.count], ['141.142.228.5', '192.150.187.43', 80, 'GET', '/download/CHANGES.bro-aux.txt', 'bro.org', 1]);
+  // A call is first seen when its connection starts: the client's SYN, per tshark, in whole ms.
+  const reqEpoch = execFileSync('tshark', ['-r', FIX + 'http1-get-full-handshake.pcap', '-Y', 'tcp.flags.syn == 1 && tcp.flags.ack == 0', '-T', 'fields', '-e', 'frame.time_epoch'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  assert.equal(http!.first_seen, new Date(Math.floor(Number(reqEpoch) * 1000)).toISOString());
+  const tls = rows.find((c) => c.protocol === 'tls');
+  assert.equal(tls?.sni, 'lh3.google.com');
+  assert.equal(rows.filter((c) => c.protocol === 'dns').reduce((n, c) => n + c.count, 0), 3, 'three DNS queries');
+});
+
+test('table output for people, and an empty store says so', () => {
+  const db = join(tempDir(), 'a.db');
+  assert.equal(runCli(['collect', 'pcap', '--db', db, FIX + 'http1-get-full-handshake.pcap']).code, 0);
+  const r = runCli(['calls', '--db', db]);
+  assert.match(r.stdout, /^SOURCE\s+DESTINATION\s+PROTO\s+REQUEST\s+SECURITY\s+COUNT\s+LAST SEEN\n141\.142\.228\.5\s+192\.150\.187\.43:80\s+http\/tcp\s+GET \/download\/CHANGES\.bro-aux\.txt\s+plaintext\s+1\s/);
+  const empty = join(tempDir(), 'e.db');
+  assert.equal(runCli(['collect', 'pcap', '--db', empty, FIX + 'empty.pcapng']).code, 0);
+  assert.equal(runCli(['calls', '--db', empty]).stdout, 'No calls recorded.\n');
+});
+
+test('bad inputs: one line on stderr, exit 2, nothing recorded for that file, others still ingested', () => {
+  const dir = tempDir();
+  const db = join(dir, 'a.db');
+  const text = join(dir, 'notes.txt');
+  writeFileSync(text, 'hello, not a capture\n');
+  const truncated = join(dir, 'trunc.pcap');
+  writeFileSync(truncated, readFileSync(FIX + 'http1-get-full-handshake.pcap').subarray(0, 12));
+  const r = runCli(['collect', 'pcap', '--db', db, text, FIX + 'http1-get-full-handshake.pcap', truncated, join(dir, 'missing.pcap'), FIX + 'corrupt-pcapng-unknown-shb-version.pcapng']);
+  assert.equal(r.code, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 4, r.stderr);
+  assert.match(lines[0], /^error: .*notes\.txt: not a pcap or pcapng capture \(magic 68 65 6c 6c\)$/);
+  assert.match(lines[1], /^error: .*trunc\.pcap: truncated global header/);
+  assert.match(lines[2], /^error: .*missing\.pcap: no such file$/);
+  assert.match(lines[3], /^error: .*unsupported section version 2\.0$/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const rows = calls(db);
+  assert.equal(rows.length, 1, 'only the good file was recorded (the pcapng with a bad later section contributes nothing)');
+});
+
+test('usage errors are one line with exit 2', () => {
+  for (const [args, msg] of [
+    [['collect', 'pcap'], /needs at least one FILE/],
+    [['collect', 'pcap', '--bogus', 'x.pcap'], /Unknown option '--bogus'/],
+    [['collect', 'pcap', '--max-flows', 'lots', 'x.pcap'], /\(at: flags\.max-flows\)/],
+    [['collect'], /"collect" needs one of: pcap/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+    [['calls', '--since', 'yesterday-ish'], /not an ISO time or a duration/],
+  ] as Array<[string[], RegExp]>) {
+    const r = runCli(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.stderr, msg);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+  const help = runCli(['collect', 'pcap', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Examples:\n[\s\S]*tcpdump -i any -U -w - .*\| trustmap collect pcap/);
+});
+
+test('a store that is not a database is a one-line error', () => {
+  const dir = tempDir();
+  const bogus = join(dir, 'bogus.db');
+  writeFileSync(bogus, 'this is not sqlite'.repeat(100));
+  const r = runCli(['calls', '--db', bogus]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^error: .*bogus\.db/);
+});
+
+test('re-ingesting the same file is a reported no-op; --force counts it again', () => {
+  const dir = tempDir();
+  const db = join(dir, 'a.db');
+  const copy = join(dir, 'renamed.pcap');
+  copyFileSync(FIX + 'sll-redis-loopback.pcap', copy);
+  assert.equal(runCli(['collect', 'pcap', '--db', db, FIX + 'sll-redis-loopback.pcap']).code, 0);
+  const first = calls(db);
+  const again = runCli(['collect', 'pcap', '--db', db, copy]);
+  assert.equal(again.code, 0);
+  assert.match(again.stderr, /renamed\.pcap: already recorded as capture 1 \(sha256 ce066f785444fd08…\); use --force/);
+  assert.match(again.stdout, /files 1 \(0 recorded, 1 already recorded, 0 failed\)/);
+  assert.deepEqual(calls(db), first);
+  assert.equal(runCli(['collect', 'pcap', '--db', db, '--force', copy]).code, 0);
+  const doubled = calls(db);
+  assert.deepEqual(doubled.map((c) => c.count), first.map((c) => c.count * 2));
+});
+
+test('standard input gives the same calls as the file, and a repeated stream is a no-op', () => {
+  const dir = tempDir();
+  const bytes = readFileSync(FIX + 'tls12-mutual-auth-certrequest.pcap');
+  const fromFile = join(dir, 'f.db'), fromStdin = join(dir, 's.db');
+  assert.equal(runCli(['collect', 'pcap', '--db', fromFile, FIX + 'tls12-mutual-auth-certrequest.pcap']).code, 0);
+  const r = runCli(['collect', 'pcap', '--db', fromStdin, '-'], { input: bytes });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(calls(fromStdin), calls(fromFile));
+  const again = runCli(['collect', 'pcap', '--db', fromStdin, '-'], { input: bytes });
+  assert.match(again.stderr, /-: already recorded as capture 1/);
+  assert.deepEqual(calls(fromStdin), calls(fromFile));
+});
+
+test('kill -9 mid-ingest leaves a consistent store, and a rerun completes without double counting', async () => {
+  const dir = tempDir();
+  // 40,000 HTTP connections from 2,000 clients: enough work to be interrupted mid-way.
+  const pkts = [];
+  for (let i = 0; i < 40_000; i++) {
+    pkts.push(...httpConnection({
+      client: `10.244.${(i % 2000) >> 8}.${(i % 2000) & 255}`, server: '10.244.9.9', cport: 30000 + (i % 30000), sport: 8080, t0: Date.UTC(2026, 0, 1) + i * 20,
+      requests: [{ req: `GET /api/items/${i} HTTP/1.1\r\nHost: items\r\n\r\n`, resp: 'HTTP/1.1 204 No Content\r\n\r\n' }],
+    }));
+  }
+  const file = join(dir, 'big.pcap');
+  writeFileSync(file, pcapFile(pkts));
+  const clean = join(dir, 'clean.db');
+  assert.equal(runCli(['collect', 'pcap', '--db', clean, file]).code, 0);
+  const expected = calls(clean);
+
+  const db = join(dir, 'killed.db');
+  const child = startCli(['collect', 'pcap', '--db', db, '--batch-rows', '50', file]);
+  // Wait until batches are being staged, then kill without warning.
+  let staged = 0;
+  for (let i = 0; i < 2000 && staged === 0; i++) {
+    await new Promise((r) => setTimeout(r, 5));
+    try {
+      const probe = new Database(db, { readonly: true, fileMustExist: true });
+      try { staged = (probe.prepare('SELECT count(*) AS n FROM staged_calls').get() as { n: number }).n; } finally { probe.close(); }
+    } catch { /* not created yet */ }
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+  assert.ok(staged > 0, 'the ingest was interrupted while staging');
+
+  const check = new Database(db);
+  assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
+  const running = check.prepare(`SELECT count(*) AS n FROM captures WHERE status = 'running'`).get() as { n: number };
+  const counted = check.prepare('SELECT count(*) AS n FROM calls').get() as { n: number };
+  check.close();
+  assert.equal(running.n, 1, 'the interrupted capture is marked running');
+  assert.equal(counted.n, 0, 'nothing of the interrupted capture is counted yet');
+
+  const rerun = runCli(['collect', 'pcap', '--db', db, '--batch-rows', '50', file]);
+  assert.equal(rerun.code, 0, rerun.stderr);
+  assert.deepEqual(calls(db), expected);
+  const after = new Database(db, { readonly: true });
+  assert.deepEqual(after.prepare('SELECT status FROM captures ORDER BY id').all(), [{ status: 'failed' }, { status: 'complete' }]);
+  assert.equal((after.prepare('SELECT count(*) AS n FROM staged_calls').get() as { n: number }).n, 0);
+  after.close();
+});
