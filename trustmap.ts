@@ -4,11 +4,12 @@
 // TRUSTMAP_DEBUG=1 shows them.
 import { calls, captures, collectPcap } from './collector/cli/commands.js';
 import type { Command, Io } from './collector/cli/command.js';
+import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './collector/cli/support.js';
 
 const VERSION = '0.1.0';
 
-const COMMANDS: Command[] = [collectPcap, calls, captures];
+const COMMANDS: Command[] = [collectPcap, calls, captures, ...INVENTORY_COMMANDS];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');

@@ -93,4 +93,162 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'inventory, dns names, call verdicts',
+    // Inventory rows are facts as one snapshot saw them; validity intervals across snapshots are
+    // computed when the attribution index is built (collector/identity/attribute.ts), so loading
+    // snapshots out of time order, or after the captures, gives the same answer.
+    sql: `
+      CREATE TABLE inventory_snapshots (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL,
+        sha256      TEXT    NOT NULL,
+        taken_at_ms INTEGER NOT NULL,
+        time_source TEXT    NOT NULL CHECK (time_source IN ('flag', 'newest-timestamp', 'now')),
+        objects     INTEGER NOT NULL DEFAULT 0,
+        skipped     INTEGER NOT NULL DEFAULT 0,
+        -- Which kinds the snapshot listed: a later snapshot only ends the life of objects of a
+        -- kind it lists (a file of Services says nothing about Pods).
+        kinds       TEXT    NOT NULL DEFAULT '',
+        loaded_at   TEXT    NOT NULL
+      );
+      CREATE INDEX inventory_snapshots_sha256 ON inventory_snapshots (sha256);
+
+      CREATE TABLE inventory_namespaces (
+        snapshot_id INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        name        TEXT    NOT NULL,
+        labels      TEXT    NOT NULL DEFAULT '{}',
+        PRIMARY KEY (snapshot_id, name)
+      );
+
+      -- Controllers (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob) as listed.
+      CREATE TABLE inventory_workloads (
+        snapshot_id     INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        namespace       TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        name            TEXT    NOT NULL,
+        uid             TEXT    NOT NULL DEFAULT '',
+        owner_kind      TEXT    NOT NULL DEFAULT '',
+        owner_name      TEXT    NOT NULL DEFAULT '',
+        service_account TEXT    NOT NULL DEFAULT '',
+        labels          TEXT    NOT NULL DEFAULT '{}',
+        created_ms      INTEGER,
+        PRIMARY KEY (snapshot_id, namespace, kind, name)
+      );
+
+      -- Pods, already resolved to their top workload when the snapshot was loaded.
+      CREATE TABLE inventory_pods (
+        snapshot_id     INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        namespace       TEXT    NOT NULL,
+        name            TEXT    NOT NULL,
+        uid             TEXT    NOT NULL DEFAULT '',
+        workload_kind   TEXT    NOT NULL,
+        workload_name   TEXT    NOT NULL,
+        resolution      TEXT    NOT NULL,
+        service_account TEXT    NOT NULL,
+        node            TEXT    NOT NULL DEFAULT '',
+        labels          TEXT    NOT NULL DEFAULT '{}',
+        phase           TEXT    NOT NULL DEFAULT '',
+        host_network    INTEGER NOT NULL DEFAULT 0,
+        created_ms      INTEGER,
+        deleted_ms      INTEGER,
+        finished_ms     INTEGER,
+        PRIMARY KEY (snapshot_id, namespace, name)
+      );
+
+      -- One row per pod IP (dual-stack pods have two): the pod's own evidence of when it held the
+      -- address (creation → finish/deletion, NULL when still holding it at snapshot time).
+      CREATE TABLE inventory_pod_addresses (
+        snapshot_id   INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        ip            TEXT    NOT NULL,
+        namespace     TEXT    NOT NULL,
+        pod           TEXT    NOT NULL,
+        valid_from_ms INTEGER,
+        valid_until_ms INTEGER,
+        PRIMARY KEY (snapshot_id, ip, namespace, pod)
+      );
+      CREATE INDEX inventory_pod_addresses_ip ON inventory_pod_addresses (ip);
+
+      CREATE TABLE inventory_services (
+        snapshot_id INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        namespace   TEXT    NOT NULL,
+        name        TEXT    NOT NULL,
+        type        TEXT    NOT NULL DEFAULT 'ClusterIP',
+        -- JSON arrays/objects: [{name, port, protocol, targetPort}], {label: value} or null.
+        ports       TEXT    NOT NULL DEFAULT '[]',
+        selector    TEXT,
+        created_ms  INTEGER,
+        PRIMARY KEY (snapshot_id, namespace, name)
+      );
+
+      -- ClusterIPs, external IPs and load-balancer ingress IPs of services.
+      CREATE TABLE inventory_service_addresses (
+        snapshot_id INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        ip          TEXT    NOT NULL,
+        namespace   TEXT    NOT NULL,
+        name        TEXT    NOT NULL,
+        kind        TEXT    NOT NULL CHECK (kind IN ('cluster-ip', 'external-ip', 'load-balancer')),
+        PRIMARY KEY (snapshot_id, ip, namespace, name)
+      );
+      CREATE INDEX inventory_service_addresses_ip ON inventory_service_addresses (ip);
+
+      -- One row per endpoint address of an EndpointSlice.
+      CREATE TABLE inventory_endpoints (
+        snapshot_id   INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        namespace     TEXT    NOT NULL,
+        slice         TEXT    NOT NULL,
+        service       TEXT    NOT NULL,
+        ip            TEXT    NOT NULL,
+        target_kind   TEXT    NOT NULL DEFAULT '',
+        target_name   TEXT    NOT NULL DEFAULT '',
+        ready         INTEGER NOT NULL DEFAULT 1,
+        ports         TEXT    NOT NULL DEFAULT '[]',
+        PRIMARY KEY (snapshot_id, namespace, slice, ip)
+      );
+
+      CREATE TABLE inventory_nodes (
+        snapshot_id INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        name        TEXT    NOT NULL,
+        pod_cidrs   TEXT    NOT NULL DEFAULT '[]',
+        labels      TEXT    NOT NULL DEFAULT '{}',
+        created_ms  INTEGER,
+        PRIMARY KEY (snapshot_id, name)
+      );
+
+      CREATE TABLE inventory_node_addresses (
+        snapshot_id INTEGER NOT NULL REFERENCES inventory_snapshots (id) ON DELETE CASCADE,
+        ip          TEXT    NOT NULL,
+        name        TEXT    NOT NULL,
+        type        TEXT    NOT NULL,
+        PRIMARY KEY (snapshot_id, ip, name)
+      );
+
+      -- DNS answers the pcap collector saw: names external addresses.
+      CREATE TABLE dns_names (
+        ip            TEXT    NOT NULL,
+        name          TEXT    NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL,
+        PRIMARY KEY (ip, name)
+      );
+
+      -- Hubble verdicts per call (FORWARDED, DROPPED, ...): a side table keyed like calls rather
+      -- than a new key column, so pcap and Envoy rows (no verdict) keep one row per call and the
+      -- shipped calls table stays as it is. docs/identity.md explains the choice.
+      CREATE TABLE call_verdicts (
+        ${CALL_KEY_COLUMNS},
+        verdict TEXT    NOT NULL,
+        count   INTEGER NOT NULL,
+        UNIQUE (${CALL_KEY}, verdict)
+      );
+      CREATE TABLE staged_call_verdicts (
+        capture_id INTEGER NOT NULL REFERENCES captures (id) ON DELETE CASCADE,
+        ${CALL_KEY_COLUMNS},
+        verdict TEXT    NOT NULL,
+        count   INTEGER NOT NULL,
+        UNIQUE (capture_id, ${CALL_KEY}, verdict)
+      );
+    `,
+  },
 ];
