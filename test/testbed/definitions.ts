@@ -208,6 +208,12 @@ export const APP_CALLS: readonly CallDef[] = [
     endpoints: [{ method: 'GET', path: '/api/products' }], host: '10.244.0.21:8080' },
 ];
 
+/** Workloads with an Istio sidecar (they serve and dial mutual TLS); the rest were never injected. */
+export const SIDECAR_WORKLOADS: readonly string[] = [
+  'istio-system/istio-ingressgateway', 'shop/frontend', 'shop/catalog', 'shop/checkout', 'payments/payments',
+];
+export const ISTIO_INJECTED_NAMESPACES: readonly string[] = ['shop', 'payments'];
+
 /** Pods that resolve names through kube-dns (everyone with a DNS-addressed call). */
 export const DNS_CALL_ID = 'dns';
 export const PROBE_CALL_ID = 'kubelet-probe';

@@ -49,6 +49,8 @@ const serveHttp = async (pod: Pod, port: number, tlsServing: TlsServing | null, 
     })();
   });
   server.keepAliveTimeout = 30_000;
+  // Like an Envoy max_requests_per_connection: connections (and TLS handshakes) keep turning over.
+  server.maxRequestsPerSocket = 8;
   await servePermissive(pod, port, server, tlsServing);
 };
 
