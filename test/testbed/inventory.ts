@@ -150,7 +150,9 @@ export const buildInventory = (createdAt: string): Obj => {
     status: {
       addresses: [{ type: 'InternalIP', address: NODE_IP }, { type: 'Hostname', address: NODE_NAME }],
       conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: createdAt, lastTransitionTime: createdAt }],
-      nodeInfo: { kubeletVersion: 'v1.35.0', containerRuntimeVersion: 'containerd://2.1.0', operatingSystem: 'linux', architecture: 'amd64' },
+      nodeInfo: { machineID: uid('machine', NODE_NAME).replace(/-/g, ''), systemUUID: uid('system', NODE_NAME), bootID: uid('boot', NODE_NAME),
+        kernelVersion: '6.12.0', osImage: 'Debian GNU/Linux 12 (bookworm)', containerRuntimeVersion: 'containerd://2.1.0',
+        kubeletVersion: 'v1.35.0', kubeProxyVersion: 'v1.35.0', operatingSystem: 'linux', architecture: 'amd64' },
     },
   });
   const sas = new Map(inCluster.map((p) => [`${p.namespace}/${p.serviceAccount}`, p]));

@@ -34,7 +34,7 @@ export const captureFilter = (): string => {
 
 const startTcpdump = (file: string): Promise<{ stop: () => Promise<string> }> =>
   new Promise((resolve, reject) => {
-    const child = spawn('tcpdump', ['-i', 'any', '-n', '-U', '-w', file, captureFilter()], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('tcpdump', ['-i', 'any', '-n', '-U', '-Z', 'root', '-w', file, captureFilter()], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     let isListening = false;
     const exited = new Promise<string>((done) => child.on('exit', () => done(stderr)));
