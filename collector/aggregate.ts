@@ -1,7 +1,8 @@
 // Aggregates calls under one canonical key and hands them to the store in batches. Events arrive
-// per request or per connection (never per packet); the map is drained whenever it holds
-// `flushAt` keys, and at the end, so memory stays bounded however long the input is.
-import type { CallKey, CallRow } from './model.js';
+// per request or per connection (never per packet). The key is a string built by the caller from
+// parts it keeps per connection; the CallKey object behind it is only built when a key is new.
+// The map is drained whenever it holds `flushAt` rows, and at the end, so memory stays bounded.
+import type { CallKey } from './model.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -9,68 +10,98 @@ export function bucketOf(tsMs: number): number {
   return Math.floor(tsMs / HOUR_MS) * HOUR_MS;
 }
 
-function keyString(k: CallKey): string {
-  // \u0001 cannot occur in any field: the inspectors replace control characters.
-  return [k.bucketMs, k.source, k.node, k.srcIp, k.dstIp, k.serviceIp, k.dstPort, k.transport,
-    k.protocol, k.method, k.path, k.host, k.sni, k.alpn, k.security, k.securityReason,
-    k.direction].join('\u0001');
+/** The separator of key parts: the inspectors replace control characters, so it cannot occur. */
+export const SEP = '\u0001';
+
+/** The canonical key string of a CallKey (the tracker builds the same string from cached parts). */
+export function keyString(k: CallKey): string {
+  return edgePart(k) + SEP + k.bucketMs + SEP + k.protocol + SEP + k.method + SEP + k.path + SEP + k.host
+    + SEP + k.sni + SEP + k.alpn + SEP + k.security + SEP + k.securityReason;
 }
 
+/** The part of a key that is fixed for a connection. */
+export function edgePart(k: Pick<CallKey, 'source' | 'node' | 'srcIp' | 'dstIp' | 'serviceIp' | 'dstPort' | 'transport' | 'direction'>): string {
+  return k.source + SEP + k.node + SEP + k.srcIp + SEP + k.dstIp + SEP + k.serviceIp + SEP + k.dstPort + SEP + k.transport + SEP + k.direction;
+}
+
+/** Counters of one key. A class, so every row has the same shape (fast property access). */
+export class AggRow {
+  count = 0;
+  connections = 0;
+  bytes = 0;
+  firstSeenMs = Number.POSITIVE_INFINITY;
+  lastSeenMs = Number.NEGATIVE_INFINITY;
+  credentialsInPlaintext = 0;
+  status2xx = 0;
+  status3xx = 0;
+  status4xx = 0;
+  status5xx = 0;
+  constructor(readonly key: CallKey, readonly keyString: string) {}
+
+  /** Widens the time range to include [fromMs, toMs]. */
+  seen(fromMs: number, toMs: number): void {
+    if (fromMs < this.firstSeenMs) this.firstSeenMs = Math.floor(fromMs);
+    if (toMs > this.lastSeenMs) this.lastSeenMs = Math.ceil(toMs);
+  }
+
+  status(code: number): void {
+    if (code < 200 || code >= 600) return;
+    if (code < 300) this.status2xx++;
+    else if (code < 400) this.status3xx++;
+    else if (code < 500) this.status4xx++;
+    else this.status5xx++;
+  }
+}
+
+/** One observation, for sources that report calls one by one (access logs, flow logs). */
 export interface CallEvent {
   tsMs: number;
   count: number;
   connections: number;
   bytes: number;
   credentials: boolean;
-  /** HTTP status code of a response, 0 when none. */
+  /** HTTP status code of the response, 0 when none. */
   status: number;
-  /** Last time of a connection's activity; defaults to tsMs. */
+  /** End of the observation when it spans time; defaults to tsMs. */
   lastMs?: number;
 }
 
-export type FlushFn = (rows: CallRow[]) => void;
+export type FlushFn = (rows: AggRow[]) => void;
 
 export class Aggregator {
-  private rows = new Map<string, CallRow>();
-  /** Rows handed to the store so far (upserts, so a key flushed twice counts twice). */
+  private rows = new Map<string, AggRow>();
+  /** Rows handed to the store so far (upserts: a key flushed twice counts twice). */
   flushedRows = 0;
 
   constructor(private readonly flush: FlushFn, private readonly flushAt = 50_000) {}
 
-  /** Adds an event under `key` (whose bucketMs is recomputed from the event time); returns the key string. */
-  add(key: CallKey, e: CallEvent): string {
-    key.bucketMs = bucketOf(e.tsMs);
-    const ks = keyString(key);
-    this.addByKey(ks, key, e);
-    return ks;
+  /** The row for `ks`, or undefined; use row() to create it. */
+  get(ks: string): AggRow | undefined {
+    return this.rows.get(ks);
   }
 
-  /** Adds to a row that already exists or was just flushed (the caller kept its key). */
-  addByKey(ks: string, key: CallKey, e: CallEvent): void {
-    let row = this.rows.get(ks);
-    const last = e.lastMs ?? e.tsMs;
-    if (row === undefined) {
-      row = {
-        ...key, count: 0, connections: 0, bytes: 0, firstSeenMs: Math.floor(e.tsMs),
-        lastSeenMs: Math.ceil(last), credentialsInPlaintext: 0,
-        status2xx: 0, status3xx: 0, status4xx: 0, status5xx: 0,
-      };
-      this.rows.set(ks, row);
-    } else {
-      if (e.tsMs < row.firstSeenMs) row.firstSeenMs = Math.floor(e.tsMs);
-      if (last > row.lastSeenMs) row.lastSeenMs = Math.ceil(last);
+  /** The row for `ks`, created from `key` (whose key string must be `ks`) when new. */
+  row(ks: string, key: CallKey): AggRow {
+    let r = this.rows.get(ks);
+    if (r === undefined) {
+      if (this.rows.size >= this.flushAt) this.drain();
+      r = new AggRow(key, ks);
+      this.rows.set(ks, r);
     }
-    row.count += e.count;
-    row.connections += e.connections;
-    row.bytes += e.bytes;
-    if (e.credentials) row.credentialsInPlaintext = 1;
-    if (e.status >= 200 && e.status < 600) {
-      if (e.status < 300) row.status2xx++;
-      else if (e.status < 400) row.status3xx++;
-      else if (e.status < 500) row.status4xx++;
-      else row.status5xx++;
-    }
-    if (this.rows.size >= this.flushAt) this.drain();
+    return r;
+  }
+
+  /** Adds an event under `key` (its bucketMs is set from the event time). */
+  add(key: CallKey, e: CallEvent): AggRow {
+    key.bucketMs = bucketOf(e.tsMs);
+    const r = this.row(keyString(key), key);
+    r.count += e.count;
+    r.connections += e.connections;
+    r.bytes += e.bytes;
+    if (e.credentials) r.credentialsInPlaintext = 1;
+    r.status(e.status);
+    r.seen(e.tsMs, e.lastMs ?? e.tsMs);
+    return r;
   }
 
   drain(): void {

@@ -1,5 +1,6 @@
 // The capture ingest, top to bottom: identify the input → skip it if already ingested → read
-// records in large chunks → decode → track → aggregate → stage batches → commit atomically.
+// records in large chunks → decode → track → aggregate → write batches → commit, all of an
+// input in one transaction.
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -11,8 +12,8 @@ import type { IngestStats } from './model.js';
 import { UnsupportedInputError } from './sources/pcap/errors.js';
 import { detectReader, MAGIC_BYTES } from './sources/pcap/magic.js';
 import type { MalformedReason, PacketSink, RecordReader } from './sources/pcap/sink.js';
-import { StagedCallWriter } from './store/calls.js';
-import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha } from './store/captures.js';
+import { CallWriter } from './store/calls.js';
+import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha, IngestTransaction } from './store/captures.js';
 import type { Db } from './store/db.js';
 import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
 import { pathTemplater } from './paths.js';
@@ -255,7 +256,8 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     source: 'pcap', name: input, node: opts.node, fingerprint: fp?.fingerprint ?? null,
     sizeBytes: fp?.size ?? 0, nowIso: now().toISOString(),
   });
-  const writer = new StagedCallWriter(db, captureId);
+  const tx = new IngestTransaction(db);
+  const writer = new CallWriter(db);
   const agg = new Aggregator((rows) => writer.write(rows), opts.batchRows);
   const trackerOpts: TrackerOptions = {
     ...DEFAULT_TRACKER_OPTIONS,
@@ -271,6 +273,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   const hash = createHash('sha256');
   const t0 = Date.now();
   try {
+    tx.begin();
     const format = await pump(src, pipe, hash, opts, t0);
     tracker.finish();
     agg.drain();
@@ -278,17 +281,21 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     const stats = pipe.stats;
     stats.connections = tracker.stats.connections;
     stats.evictedEarly = tracker.stats.evictedEarly;
+    stats.callsWritten = agg.flushedRows;
     if (isStdin && !opts.force) {
       // Standard input has no identity until it has been read in full.
       const seen = findCompleteBySha(db, sha256);
       if (seen) {
+        tx.rollback();
         failCapture(db, captureId, `duplicate of capture ${seen.id}`, now().toISOString());
         return { status: 'duplicate', name: input, sha256, previousId: seen.id };
       }
     }
-    stats.callsWritten = completeCapture(db, captureId, { sha256, stats, nowIso: now().toISOString() });
+    completeCapture(db, captureId, { sha256, stats, nowIso: now().toISOString() });
+    tx.commit();
     return { status: 'complete', name: input, captureId, stats, sha256, format, elapsedMs: Date.now() - t0 };
   } catch (err) {
+    tx.rollback();
     const message = err instanceof UnsupportedInputError ? err.message : `unexpected failure: ${(err as Error).message}`;
     failCapture(db, captureId, message, now().toISOString());
     if (err instanceof UnsupportedInputError) return { status: 'error', name: input, message: `${input}: ${message}` };

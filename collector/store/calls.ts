@@ -1,67 +1,51 @@
-// Typed reads and writes of aggregated calls. Writes go through prepared upserts inside one
-// transaction per batch; nothing here runs per packet.
+// Typed reads and writes of aggregated calls. Writes are prepared upserts keyed by the hash of
+// the aggregation key, run inside the ingest's transaction (captures.ts); nothing here runs per
+// packet.
 import type { Db } from './db.js';
-import { CALL_KEY } from './migrations.js';
-import type { CallRow, CallSource, Direction, Protocol, Security, Transport } from '../model.js';
+import { keyHash } from './key-hash.js';
+import type { AggRow } from '../aggregate.js';
+import type { CallSource, Direction, Protocol, Security, Transport } from '../model.js';
 
-const COLUMNS = `${CALL_KEY}, count, connections, bytes, first_seen_ms, last_seen_ms,
+const COLUMNS = `key_hi, key_lo, bucket_ms, source, node, src_ip, dst_ip, service_ip, dst_port, transport,
+  protocol, method, path, host, sni, alpn, security, security_reason, direction,
+  count, connections, bytes, first_seen_ms, last_seen_ms,
   credentials_in_plaintext, status_2xx, status_3xx, status_4xx, status_5xx`;
-const PARAMS = `@bucketMs, @source, @node, @srcIp, @dstIp, @serviceIp, @dstPort, @transport,
-  @protocol, @method, @path, @host, @sni, @alpn, @security, @securityReason, @direction,
-  @count, @connections, @bytes, @firstSeenMs, @lastSeenMs,
-  @credentialsInPlaintext, @status2xx, @status3xx, @status4xx, @status5xx`;
-const MERGE = `count = count + excluded.count,
-  connections = connections + excluded.connections,
-  bytes = bytes + excluded.bytes,
-  first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
-  last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
-  credentials_in_plaintext = max(credentials_in_plaintext, excluded.credentials_in_plaintext),
-  status_2xx = status_2xx + excluded.status_2xx,
-  status_3xx = status_3xx + excluded.status_3xx,
-  status_4xx = status_4xx + excluded.status_4xx,
-  status_5xx = status_5xx + excluded.status_5xx`;
 
-/** Writes batches of one ingest into the staging table; see commitStaged(). */
-export class StagedCallWriter {
+/** Upserts aggregated rows into calls; counters add up, times widen. */
+export class CallWriter {
   private readonly upsert;
-  private readonly writeBatch;
 
-  constructor(db: Db, private readonly captureId: number) {
+  constructor(db: Db) {
     this.upsert = db.prepare(
-      `INSERT INTO staged_calls (capture_id, ${COLUMNS}) VALUES (@captureId, ${PARAMS})
-       ON CONFLICT (capture_id, ${CALL_KEY}) DO UPDATE SET ${MERGE}`,
+      `INSERT INTO calls (${COLUMNS}) VALUES (${COLUMNS.split(',').map(() => '?').join(', ')})
+       ON CONFLICT (key_hi, key_lo) DO UPDATE SET
+         count = count + excluded.count,
+         connections = connections + excluded.connections,
+         bytes = bytes + excluded.bytes,
+         first_seen_ms = min(first_seen_ms, excluded.first_seen_ms),
+         last_seen_ms = max(last_seen_ms, excluded.last_seen_ms),
+         credentials_in_plaintext = max(credentials_in_plaintext, excluded.credentials_in_plaintext),
+         status_2xx = status_2xx + excluded.status_2xx,
+         status_3xx = status_3xx + excluded.status_3xx,
+         status_4xx = status_4xx + excluded.status_4xx,
+         status_5xx = status_5xx + excluded.status_5xx`,
     );
-    this.writeBatch = db.transaction((rows: Iterable<CallRow>) => {
-      let n = 0;
-      for (const row of rows) {
-        this.upsert.run({ captureId: this.captureId, ...row });
-        n++;
-      }
-      return n;
-    });
   }
 
-  /** Writes one batch in one transaction; returns the number of rows upserted. */
-  write(rows: Iterable<CallRow>): number {
-    return this.writeBatch(rows) as number;
+  /** Writes rows; the caller holds the transaction. Returns the number of rows upserted. */
+  write(rows: readonly AggRow[]): number {
+    const up = this.upsert;
+    for (const r of rows) {
+      const k = r.key;
+      const [hi, lo] = keyHash(r.keyString);
+      // Positional parameters: binding 29 named ones from an object costs several times more.
+      up.run(hi, lo, k.bucketMs, k.source, k.node, k.srcIp, k.dstIp, k.serviceIp, k.dstPort, k.transport,
+        k.protocol, k.method, k.path, k.host, k.sni, k.alpn, k.security, k.securityReason, k.direction,
+        r.count, r.connections, r.bytes, r.firstSeenMs, r.lastSeenMs,
+        r.credentialsInPlaintext, r.status2xx, r.status3xx, r.status4xx, r.status5xx);
+    }
+    return rows.length;
   }
-}
-
-/** Moves a capture's staged rows into calls; the caller wraps this in its completing transaction. */
-export function mergeStaged(db: Db, captureId: number): number {
-  const info = db
-    .prepare(
-      `INSERT INTO calls (${COLUMNS})
-       SELECT ${COLUMNS} FROM staged_calls WHERE capture_id = ? ORDER BY rowid
-       ON CONFLICT (${CALL_KEY}) DO UPDATE SET ${MERGE}`,
-    )
-    .run(captureId);
-  db.prepare('DELETE FROM staged_calls WHERE capture_id = ?').run(captureId);
-  return info.changes;
-}
-
-export function discardStaged(db: Db, captureId: number): void {
-  db.prepare('DELETE FROM staged_calls WHERE capture_id = ?').run(captureId);
 }
 
 /** A call as the CLI and the API show it: '' becomes null, times are ISO-8601 UTC. */
@@ -107,6 +91,9 @@ interface CallDbRow {
 
 const nullIfEmpty = (s: string): string | null => (s === '' ? null : s);
 
+const GROUP = `source, node, src_ip, dst_ip, service_ip, dst_port, transport, protocol, method, path,
+  host, sni, alpn, security, security_reason, direction`;
+
 /**
  * Calls summed over time buckets (the bucket is an aggregation detail, not something a user asks
  * for), in a stable order.
@@ -116,22 +103,21 @@ export function listCalls(db: Db, q: CallQuery = {}): CallView[] {
   const args: Record<string, number> = {};
   if (q.sinceMs !== undefined) { where.push('last_seen_ms >= @since'); args.since = q.sinceMs; }
   if (q.untilMs !== undefined) { where.push('first_seen_ms < @until'); args.until = q.untilMs; }
+  if (q.limit !== undefined) args.limit = q.limit;
   const rows = db
     .prepare(
-      `SELECT source, node, src_ip, dst_ip, service_ip, dst_port, transport, protocol, method, path,
-              host, sni, alpn, security, security_reason, direction,
+      `SELECT ${GROUP},
               max(credentials_in_plaintext) AS credentials_in_plaintext,
               sum(count) AS count, sum(connections) AS connections, sum(bytes) AS bytes,
               sum(status_2xx) AS s2, sum(status_3xx) AS s3, sum(status_4xx) AS s4, sum(status_5xx) AS s5,
               min(first_seen_ms) AS first, max(last_seen_ms) AS last
        FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       GROUP BY source, node, src_ip, dst_ip, service_ip, dst_port, transport, protocol, method,
-                path, host, sni, alpn, security, security_reason, direction
+       GROUP BY ${GROUP}
        ORDER BY src_ip, dst_ip, dst_port, transport, protocol, method, path, host, sni, alpn,
                 security, source, node, service_ip, security_reason, direction
        ${q.limit !== undefined ? 'LIMIT @limit' : ''}`,
     )
-    .all(q.limit !== undefined ? { ...args, limit: q.limit } : args) as CallDbRow[];
+    .all(args) as CallDbRow[];
   return rows.map((r) => ({
     source: r.source,
     node: nullIfEmpty(r.node),

@@ -1,6 +1,5 @@
 // The record of each ingested input: identity (sha256 and a cheap fingerprint), tallies, status.
 import type { Db } from './db.js';
-import { discardStaged, mergeStaged } from './calls.js';
 import type { CallSource, CaptureStatus, IngestStats } from '../model.js';
 
 export interface CaptureRecord {
@@ -65,17 +64,15 @@ export interface BeginCapture {
 }
 
 /**
- * Starts a capture. Ingests of the same input that were interrupted earlier (status still
- * 'running' with the same fingerprint) are marked failed and their staged rows dropped, so the
- * rerun starts from a clean slate and nothing is counted twice.
+ * Starts a capture: records it as 'running' (committed at once, so an interrupted ingest leaves
+ * a trace). Earlier ingests of the same input that were interrupted (still 'running' with the
+ * same fingerprint) are marked failed: their calls were never committed.
  */
 export function beginCapture(db: Db, c: BeginCapture): number {
   return db.transaction(() => {
     if (c.fingerprint !== null) {
-      const stale = db
-        .prepare(`SELECT id FROM captures WHERE fingerprint = ? AND status = 'running'`)
-        .all(c.fingerprint) as Array<{ id: number }>;
-      for (const { id } of stale) abandon(db, id, 'interrupted; superseded by a rerun', c.nowIso);
+      db.prepare(`UPDATE captures SET status = 'failed', error = 'interrupted; superseded by a rerun', finished_at = ?
+                  WHERE fingerprint = ? AND status = 'running'`).run(c.nowIso, c.fingerprint);
     }
     const info = db
       .prepare(
@@ -87,14 +84,36 @@ export function beginCapture(db: Db, c: BeginCapture): number {
   }).immediate();
 }
 
-function abandon(db: Db, id: number, error: string, nowIso: string): void {
-  discardStaged(db, id);
-  db.prepare(`UPDATE captures SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`).run(error, nowIso, id);
+/**
+ * The write transaction an ingest runs in, from its first batch of calls to the capture record
+ * marked complete. A process killed in between leaves nothing of the input counted: SQLite rolls
+ * the open transaction back (docs/schema.md).
+ */
+export class IngestTransaction {
+  private open = false;
+  constructor(private readonly db: Db) {}
+
+  begin(): void {
+    this.db.exec('BEGIN IMMEDIATE');
+    this.open = true;
+  }
+
+  commit(): void {
+    if (!this.open) return;
+    this.db.exec('COMMIT');
+    this.open = false;
+  }
+
+  rollback(): void {
+    if (!this.open) return;
+    this.open = false;
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
 }
 
-/** Marks an ingest failed and drops what it staged: nothing of a failed input is counted. */
+/** Marks an ingest failed (after its transaction was rolled back): nothing of it is counted. */
 export function failCapture(db: Db, id: number, error: string, nowIso: string): void {
-  db.transaction(() => abandon(db, id, error, nowIso)).immediate();
+  db.prepare(`UPDATE captures SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`).run(error, nowIso, id);
 }
 
 export interface CompleteCapture {
@@ -103,20 +122,16 @@ export interface CompleteCapture {
   nowIso: string;
 }
 
-/** Moves the staged calls into calls and marks the capture complete, atomically. */
-export function completeCapture(db: Db, id: number, c: CompleteCapture): number {
-  return db.transaction(() => {
-    const merged = mergeStaged(db, id);
-    const s = c.stats;
-    db.prepare(
-      `UPDATE captures SET status = 'complete', sha256 = ?, size_bytes = ?, packets = ?,
-         malformed = ?, skipped = ?, connections = ?, evicted_early = ?, calls_written = ?,
-         first_ts_ms = ?, last_ts_ms = ?, finished_at = ? WHERE id = ?`,
-    ).run(
-      c.sha256, s.bytesRead, s.packets, s.malformed, s.skipped, s.connections, s.evictedEarly,
-      merged, s.firstTsMs === null ? null : Math.floor(s.firstTsMs),
-      s.lastTsMs === null ? null : Math.ceil(s.lastTsMs), c.nowIso, id,
-    );
-    return merged;
-  }).immediate();
+/** Marks the capture complete with its tallies; run inside the ingest's transaction. */
+export function completeCapture(db: Db, id: number, c: CompleteCapture): void {
+  const s = c.stats;
+  db.prepare(
+    `UPDATE captures SET status = 'complete', sha256 = ?, size_bytes = ?, packets = ?,
+       malformed = ?, skipped = ?, connections = ?, evicted_early = ?, calls_written = ?,
+       first_ts_ms = ?, last_ts_ms = ?, finished_at = ? WHERE id = ?`,
+  ).run(
+    c.sha256, s.bytesRead, s.packets, s.malformed, s.skipped, s.connections, s.evictedEarly,
+    s.callsWritten, s.firstTsMs === null ? null : Math.floor(s.firstTsMs),
+    s.lastTsMs === null ? null : Math.ceil(s.lastTsMs), c.nowIso, id,
+  );
 }

@@ -20,7 +20,8 @@ export function openStore(file: string, opts: OpenOptions = {}): Db {
     throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`);
   }
   try {
-    db.pragma('busy_timeout = 5000');
+    // An ingest holds the write lock for its whole input (one transaction); a second writer waits.
+    db.pragma("busy_timeout = 60000");
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
       // NORMAL is durable across process crashes in WAL mode; only an OS crash can lose the

@@ -74,23 +74,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX captures_sha256 ON captures (sha256);
       CREATE INDEX captures_fingerprint ON captures (fingerprint);
 
+      -- key_hi/key_lo: a 64-bit hash of the aggregation key (collector/store/key-hash.ts). One
+      -- integer pair is far cheaper to keep unique than seventeen text columns, and at a million
+      -- rows the chance of any collision is about 3e-8.
       CREATE TABLE calls (
         id INTEGER PRIMARY KEY,
+        key_hi INTEGER NOT NULL,
+        key_lo INTEGER NOT NULL,
         ${CALL_KEY_COLUMNS},
         ${CALL_COUNTER_COLUMNS},
-        UNIQUE (${CALL_KEY})
+        UNIQUE (key_hi, key_lo)
       );
       CREATE INDEX calls_time ON calls (last_seen_ms);
-      CREATE INDEX calls_edge ON calls (src_ip, dst_ip, dst_port);
-
-      -- An ingest writes its batches here and moves them into calls in one transaction when the
-      -- input is complete, so a process killed mid-ingest never leaves half a capture counted.
-      CREATE TABLE staged_calls (
-        capture_id INTEGER NOT NULL REFERENCES captures (id) ON DELETE CASCADE,
-        ${CALL_KEY_COLUMNS},
-        ${CALL_COUNTER_COLUMNS},
-        UNIQUE (capture_id, ${CALL_KEY})
-      );
     `,
   },
   {
@@ -233,21 +228,15 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (ip, name)
       );
 
-      -- Hubble verdicts per call (FORWARDED, DROPPED, ...): a side table keyed like calls rather
-      -- than a new key column, so pcap and Envoy rows (no verdict) keep one row per call and the
-      -- shipped calls table stays as it is. docs/identity.md explains the choice.
+      -- Hubble verdicts per call (FORWARDED, DROPPED, ...): a side table keyed by the call's key
+      -- hash (calls.key_hi, key_lo) rather than a new key column, so pcap and Envoy rows (no
+      -- verdict) keep one row per call. docs/identity.md explains the choice.
       CREATE TABLE call_verdicts (
-        ${CALL_KEY_COLUMNS},
+        key_hi  INTEGER NOT NULL,
+        key_lo  INTEGER NOT NULL,
         verdict TEXT    NOT NULL,
         count   INTEGER NOT NULL,
-        UNIQUE (${CALL_KEY}, verdict)
-      );
-      CREATE TABLE staged_call_verdicts (
-        capture_id INTEGER NOT NULL REFERENCES captures (id) ON DELETE CASCADE,
-        ${CALL_KEY_COLUMNS},
-        verdict TEXT    NOT NULL,
-        count   INTEGER NOT NULL,
-        UNIQUE (capture_id, ${CALL_KEY}, verdict)
+        PRIMARY KEY (key_hi, key_lo, verdict)
       );
     `,
   },

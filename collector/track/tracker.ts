@@ -8,9 +8,9 @@
 // share the 5-tuple and the sequence number, so sequence accounting counts their bytes and
 // requests once; the two NAT views are linked by the endpoint they share and the sequence number
 // of their first packet. docs/tracking.md explains the rules.
-import type { Aggregator } from '../aggregate.js';
+import { bucketOf, edgePart, SEP, type AggRow, type Aggregator } from '../aggregate.js';
 import type { AppRequest, AppSink, CertificateInfo, ConnectionInspector, ConnectionVerdict, DnsMessage, InspectorFactory } from '../inspect/contract.js';
-import type { CallKey, CallSource, Direction, Protocol } from '../model.js';
+import type { CallKey, CallSource, Direction, Protocol, Security } from '../model.js';
 import { u32be } from '../sources/pcap/bytes.js';
 import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type DecodedPacket } from '../decode/packet.js';
 import { AddressTable } from './addresses.js';
@@ -76,10 +76,12 @@ interface Segment { fromClient: boolean; seq: number; bytes: Uint8Array }
 
 /** Per-connection state that only inspected connections need; allocated once per connection. */
 class ConnExtra implements AppSink {
-  firstKey: CallKey | null = null;
-  firstKeyStr = '';
-  /** Keys of requests awaiting a response, oldest first (pipelining, HTTP/2 streams). */
-  awaiting: Array<[string, CallKey]> = [];
+  /** The row of the connection's first request: the connection and its bytes are added there. */
+  first: AggRow | null = null;
+  /** Rows of requests awaiting a response, oldest first (pipelining, HTTP/2 streams). */
+  awaiting: AggRow[] = [];
+  /** The key part fixed for this connection (endpoints, port, direction); reset when they change. */
+  edge: string | null = null;
   verdict: ConnectionVerdict | null = null;
   dnsQueries = 0;
   dnsResponses = 0;
@@ -275,6 +277,7 @@ export class Tracker {
     let other = this.links.get(s, sp, sig, LINK_FROM);
     if (other >= 0 && this.proto[other] === proto && this.cliAddr[other] === s && this.cliPort[other] === sp && this.altAddr[other] < 0 && ts - this.firstTs[other] < LINK_WINDOW_MS) {
       // The client's packet seen again after DNAT: the first view's server was the Service.
+      this.forgetEdge(other);
       this.altAddr[other] = this.srvAddr[other];
       this.altPort[other] = this.srvPort[other];
       this.srvAddr[other] = d;
@@ -285,6 +288,7 @@ export class Tracker {
     other = this.links.get(d, dp, sig, LINK_TO);
     if (other >= 0 && this.proto[other] === proto && this.cliAddr[other] === d && this.cliPort[other] === dp && this.altAddr[other] < 0 && ts - this.firstTs[other] < LINK_WINDOW_MS) {
       // A server packet seen again after reverse NAT: the first view (the pod's) stays the server.
+      this.forgetEdge(other);
       this.altAddr[other] = s;
       this.altPort[other] = sp;
       this.bind(s, sp, d, dp, proto, other);
@@ -434,7 +438,14 @@ export class Tracker {
     ex.stash = null;
   }
 
+  /** The endpoints of a connection changed: cached key parts must be rebuilt. */
+  private forgetEdge(c: number): void {
+    const ex = this.extras[c];
+    if (ex !== null) ex.edge = null;
+  }
+
   private swapRoles(c: number): void {
+    this.forgetEdge(c);
     const a = this.cliAddr[c], ap = this.cliPort[c];
     this.cliAddr[c] = this.srvAddr[c]; this.cliPort[c] = this.srvPort[c];
     this.srvAddr[c] = a; this.srvPort[c] = ap;
@@ -484,10 +495,11 @@ export class Tracker {
 
   // ---- events from inspectors --------------------------------------------------------------
 
-  private edgeKey(c: number, protocol: Protocol): CallKey {
+  private makeKey(c: number, bucketMs: number, protocol: Protocol, method: string, path: string, host: string,
+    sni: string, alpn: string, security: Security, securityReason: string): CallKey {
     const alt = this.altAddr[c];
     return {
-      bucketMs: 0,
+      bucketMs,
       source: this.opts.source,
       node: this.opts.node,
       srcIp: this.addrs.text(this.cliAddr[c]),
@@ -495,31 +507,46 @@ export class Tracker {
       serviceIp: alt >= 0 ? this.addrs.text(alt) : '',
       dstPort: this.srvPort[c],
       transport: this.proto[c] === TCP ? 'tcp' : 'udp',
-      protocol,
-      method: '', path: '', host: '', sni: '', alpn: '',
-      security: 'unknown',
-      securityReason: '',
+      protocol, method, path, host, sni, alpn, security, securityReason,
       direction: (this.state[c] & INFERRED) !== 0 ? 'inferred' : 'observed' satisfies Direction,
     };
   }
 
+  /** The live aggregation row for a call on connection c (same string as aggregate.keyString()). */
+  private rowFor(c: number, ex: ConnExtra | null, tsMs: number, protocol: Protocol, method: string, path: string,
+    host: string, sni: string, alpn: string, security: Security, securityReason: string): AggRow {
+    let edge = ex?.edge ?? null;
+    if (edge === null) {
+      const k = this.makeKey(c, 0, protocol, '', '', '', '', '', security, '');
+      edge = edgePart(k);
+      if (ex !== null) ex.edge = edge;
+    }
+    const bucketMs = bucketOf(tsMs);
+    const ks = edge + SEP + bucketMs + SEP + protocol + SEP + method + SEP + path + SEP + host + SEP + sni
+      + SEP + alpn + SEP + security + SEP + securityReason;
+    const row = this.agg.get(ks);
+    if (row !== undefined) return row;
+    return this.agg.row(ks, this.makeKey(c, bucketMs, protocol, method, path, host, sni, alpn, security, securityReason));
+  }
+
   onRequest(ex: ConnExtra, req: AppRequest): void {
     const c = ex.slot;
-    const key = this.edgeKey(c, req.protocol);
-    key.method = req.method;
-    key.host = req.host;
-    key.path = this.opts.templatePath(`${key.srcIp}>${key.dstIp}:${key.dstPort}`, req.target);
-    key.security = 'plaintext';
-    key.securityReason = req.protocol === 'http' ? 'cleartext http/1' : 'cleartext http/2';
-    const ks = this.agg.add(key, { tsMs: this.now, count: 1, connections: 0, bytes: 0, credentials: req.hasCredentials, status: 0 });
-    if (ex.firstKey === null) { ex.firstKey = key; ex.firstKeyStr = ks; }
-    if (ex.awaiting.length < 32) ex.awaiting.push([ks, key]);
+    const edgeId = `${this.cliAddr[c]}>${this.srvAddr[c]}:${this.srvPort[c]}`;
+    const path = this.opts.templatePath(edgeId, req.target);
+    const row = this.rowFor(c, ex, this.now, req.protocol, req.method, path, req.host, '', '', 'plaintext',
+      req.protocol === 'http' ? 'cleartext http/1' : 'cleartext http/2');
+    row.count++;
+    row.seen(this.now, this.now);
+    if (req.hasCredentials) row.credentialsInPlaintext = 1;
+    if (ex.first === null) ex.first = row;
+    if (ex.awaiting.length < 32) ex.awaiting.push(row);
   }
 
   onResponse(ex: ConnExtra, status: number): void {
-    const next = ex.awaiting.shift();
-    if (next === undefined) return;
-    this.agg.addByKey(next[0], next[1], { tsMs: this.now, count: 0, connections: 0, bytes: 0, credentials: false, status });
+    const asked = ex.awaiting.shift();
+    if (asked === undefined) return;
+    // The row may have been flushed since the request: row() returns the live one.
+    this.agg.row(asked.keyString, asked.key).status(status);
   }
 
   onDns(msg: DnsMessage): void {
@@ -537,23 +564,23 @@ export class Tracker {
     const ins = this.inspectors[c];
     if (ex !== null && ins !== null) this.endInspection(c, ex);
     const first = this.firstTs[c], last = this.lastTs[c], bytes = this.bytes[c];
-    if (ex !== null && ex.firstKey !== null) {
+    let row: AggRow;
+    if (ex !== null && ex.first !== null) {
       // HTTP: requests were counted as they came; the connection and its bytes join the first.
-      this.agg.addByKey(ex.firstKeyStr, ex.firstKey, { tsMs: first, lastMs: last, count: 0, connections: 1, bytes, credentials: false, status: 0 });
+      row = this.agg.row(ex.first.keyString, ex.first.key);
     } else {
       const v = ex?.verdict;
       const isUdp = this.proto[c] === UDP;
       const protocol: Protocol = isUdp ? (ex?.udpProtocol ?? 'udp') : (v?.protocol ?? 'tcp');
-      const key = this.edgeKey(c, protocol);
-      if (v) {
-        key.security = v.security; key.securityReason = v.securityReason; key.sni = v.sni; key.alpn = v.alpn;
-      } else if (protocol === 'dns') {
-        key.security = 'plaintext'; key.securityReason = 'cleartext dns';
-      }
-      let count = 1;
-      if (protocol === 'dns' && ex) count = ex.dnsQueries > 0 ? ex.dnsQueries : ex.dnsResponses;
-      this.agg.add(key, { tsMs: first, lastMs: last, count, connections: 1, bytes, credentials: false, status: 0 });
+      let security: Security = 'unknown', reason = '';
+      if (v) { security = v.security; reason = v.securityReason; }
+      else if (protocol === 'dns') { security = 'plaintext'; reason = 'cleartext dns'; }
+      row = this.rowFor(c, ex, first, protocol, '', '', '', v?.sni ?? '', v?.alpn ?? '', security, reason);
+      row.count += protocol === 'dns' && ex ? (ex.dnsQueries > 0 ? ex.dnsQueries : ex.dnsResponses) : 1;
     }
+    row.connections++;
+    row.bytes += bytes;
+    row.seen(first, last);
     this.stats.connections++;
     this.release(c);
   }
