@@ -2,14 +2,15 @@
 // The `trustmap` binary: picks the subcommand, runs it, and turns errors into one line and an
 // exit code (0 ok, 1 findings or failure, 2 usage or unreadable input). No stack traces for users;
 // TRUSTMAP_DEBUG=1 shows them.
-import { calls, captures, collectPcap } from './collector/cli/commands.js';
+import { calls, captures, certs, collectPcap } from './collector/cli/commands.js';
 import type { Command, Io } from './collector/cli/command.js';
 import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
+import { TELEMETRY_COMMANDS } from './collector/cli/telemetry.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './collector/cli/support.js';
 
 const VERSION = '0.1.0';
 
-const COMMANDS: Command[] = [collectPcap, calls, captures, ...INVENTORY_COMMANDS];
+const COMMANDS: Command[] = [collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');

@@ -1,0 +1,252 @@
+// `trustmap collect envoy|hubble`: mesh telemetry (line-oriented logs) into the same staged
+// capture → calls path as pcap. The runner below is the line-source twin of ingest.ts: identify
+// the input, skip it if already recorded, stream lines through the source's sink, aggregate, stage,
+// and commit atomically.
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { Aggregator } from '../aggregate.js';
+import { log } from '../log.js';
+import type { CallSource } from '../model.js';
+import { pathTemplater } from '../paths.js';
+import { EnvoySink, type TelemetryStats } from '../sources/envoy/calls.js';
+import { HubbleSink } from '../sources/hubble/calls.js';
+import { CallWriter } from '../store/calls.js';
+import { beginCapture, completeCapture, failCapture, findCompleteBySha, IngestTransaction } from '../store/captures.js';
+import type { Db } from '../store/db.js';
+import { VerdictWriter } from '../store/telemetry.js';
+import type { Command, Io } from './command.js';
+import { openDb } from './commands.js';
+import { defaultDb, EXIT_OK, EXIT_USAGE, parseFlags, printable, UsageError } from './support.js';
+
+/** What every line source hands the runner: one call per line, then finish(). */
+export interface LineSink {
+  readonly stats: TelemetryStats;
+  line(text: string): void;
+  finish(): void;
+}
+
+export interface SinkContext {
+  agg: Aggregator;
+  db: Db;
+  captureId: number;
+  node: string;
+}
+
+export interface LineSource {
+  name: Extract<CallSource, 'envoy' | 'hubble'>;
+  createSink(ctx: SinkContext): LineSink;
+}
+
+export const envoySource: LineSource = {
+  name: 'envoy',
+  createSink: (ctx) => new EnvoySink(ctx.agg, { node: ctx.node, templatePath: pathTemplater() }),
+};
+
+export const hubbleSource: LineSource = {
+  name: 'hubble',
+  createSink: (ctx) => {
+    const verdicts = new VerdictWriter(ctx.db);
+    return new HubbleSink(ctx.agg, { node: ctx.node, templatePath: pathTemplater(), writeVerdicts: (rows) => verdicts.write(rows) });
+  },
+};
+
+export type TelemetryOutcome =
+  | { status: 'complete'; name: string; captureId: number; stats: TelemetryStats & Record<string, unknown>; callsWritten: number; extra: Record<string, unknown> }
+  | { status: 'duplicate'; name: string; previousId: number }
+  | { status: 'error'; name: string; message: string };
+
+function sha256OfFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path).on('data', (b) => h.update(b)).on('end', () => resolve(h.digest('hex'))).on('error', reject);
+  });
+}
+
+/** Ingests one log (a path, or '-' with a stream) into the store. Never throws for bad input. */
+export async function ingestTelemetry(db: Db, input: string, stdin: Readable | null, source: LineSource,
+  opts: { node: string; force: boolean; now?: () => Date }): Promise<TelemetryOutcome> {
+  const now = opts.now ?? (() => new Date());
+  const isStdin = input === '-';
+  let sha: string | null = null;
+  let size = 0;
+  if (!isStdin) {
+    try {
+      const st = statSync(input);
+      if (st.isDirectory()) return { status: 'error', name: input, message: `${input}: is a directory` };
+      size = st.size;
+      sha = await sha256OfFile(input);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return { status: 'error', name: input, message: e.code === 'ENOENT' ? `${input}: no such file` : `${input}: cannot read (${e.code ?? e.message})` };
+    }
+    if (!opts.force) {
+      const seen = findCompleteBySha(db, sha);
+      if (seen) return { status: 'duplicate', name: input, previousId: seen.id };
+    }
+  }
+  const captureId = beginCapture(db, {
+    source: source.name, name: input, node: opts.node, fingerprint: sha, sizeBytes: size, nowIso: now().toISOString(),
+  });
+  // One write transaction from the first batch to the capture marked complete: a process killed
+  // in between leaves nothing of the input counted (captures.ts IngestTransaction).
+  const tx = new IngestTransaction(db);
+  const writer = new CallWriter(db);
+  const agg = new Aggregator((rows) => writer.write(rows));
+  const sink = source.createSink({ agg, db, captureId, node: opts.node });
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const stream: Readable = isStdin ? (stdin ?? process.stdin) : createReadStream(input);
+  stream.on('data', (b: Buffer | string) => {
+    hash.update(b);
+    bytes += b.length;
+  });
+  try {
+    tx.begin();
+    for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) sink.line(line);
+    sink.finish();
+    agg.drain();
+    const digest = hash.digest('hex');
+    if (isStdin && !opts.force) {
+      const seen = findCompleteBySha(db, digest);
+      if (seen) {
+        tx.rollback();
+        failCapture(db, captureId, `duplicate of capture ${seen.id}`, now().toISOString());
+        return { status: 'duplicate', name: input, previousId: seen.id };
+      }
+    }
+    const s = sink.stats;
+    const callsWritten = agg.flushedRows;
+    completeCapture(db, captureId, {
+      sha256: digest, nowIso: now().toISOString(),
+      stats: {
+        bytesRead: bytes, packets: s.lines, malformed: s.malformed, skipped: s.skipped, connections: s.connections,
+        evictedEarly: 0, callsWritten, firstTsMs: s.firstTsMs, lastTsMs: s.lastTsMs,
+      },
+    });
+    tx.commit();
+    const extra: Record<string, unknown> = sink instanceof HubbleSink ? { verdicts: Object.fromEntries([...sink.verdictTotals].sort()) } : {};
+    return { status: 'complete', name: input, captureId, stats: { ...s }, callsWritten, extra };
+  } catch (err) {
+    tx.rollback();
+    failCapture(db, captureId, `unexpected failure: ${(err as Error).message}`, now().toISOString());
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== undefined) return { status: 'error', name: input, message: `${input}: cannot read (${e.code})` };
+    throw err;
+  }
+}
+
+const collectFlags = z.object({
+  db: z.string().min(1).default(defaultDb()),
+  node: z.string().max(253).regex(/^[\w.:-]*$/, 'node names are letters, digits, ".", "_", ":" and "-"').default(''),
+  force: z.boolean().default(false),
+  json: z.boolean().default(false),
+  help: z.boolean().optional(),
+});
+
+async function runCollect(source: LineSource, argv: string[], io: Io): Promise<number> {
+  const { flags, args } = parseFlags(argv, {
+    db: { type: 'string' }, node: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, collectFlags);
+  if (args.length === 0) throw new UsageError(`collect ${source.name} needs at least one FILE, or - for standard input`);
+  if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
+  const db = openDb(flags.db);
+  const outcomes: TelemetryOutcome[] = [];
+  try {
+    for (const input of args) {
+      const o = await ingestTelemetry(db, input, io.stdin, source, { node: flags.node, force: flags.force });
+      outcomes.push(o);
+      if (o.status === 'error') io.stderr.write(`error: ${printable(o.message)}\n`);
+      else if (o.status === 'duplicate') io.stderr.write(`${printable(o.name)}: already recorded as capture ${o.previousId}; use --force to ingest again\n`);
+      else log.debug({ capture: o.captureId, file: o.name, ...o.stats }, 'telemetry recorded');
+    }
+  } finally {
+    db.close();
+  }
+  const done = outcomes.filter((o): o is Extract<TelemetryOutcome, { status: 'complete' }> => o.status === 'complete');
+  const sum = (k: keyof TelemetryStats) => done.reduce((n, o) => n + (o.stats[k] as number), 0);
+  const verdicts: Record<string, number> = {};
+  for (const o of done) for (const [v, n] of Object.entries((o.extra.verdicts ?? {}) as Record<string, number>)) verdicts[v] = (verdicts[v] ?? 0) + n;
+  const summary = {
+    files: outcomes.length,
+    recorded: done.length,
+    duplicates: outcomes.filter((o) => o.status === 'duplicate').length,
+    failed: outcomes.filter((o) => o.status === 'error').length,
+    lines: sum('lines'),
+    calls: sum('calls'),
+    deduplicated: sum('deduplicated'),
+    malformed: sum('malformed'),
+    skipped: sum('skipped'),
+    calls_written: done.reduce((n, o) => n + o.callsWritten, 0),
+    ...(source.name === 'hubble' ? { verdicts } : {}),
+  };
+  if (flags.json) io.stdout.write(JSON.stringify(summary) + '\n');
+  else {
+    io.stdout.write(
+      `files ${summary.files} (${summary.recorded} recorded, ${summary.duplicates} already recorded, ${summary.failed} failed)`
+      + `  lines ${summary.lines}  calls ${summary.calls}  deduplicated ${summary.deduplicated}`
+      + `  malformed ${summary.malformed}  skipped ${summary.skipped}  rows written ${summary.calls_written}`
+      + (source.name === 'hubble' ? `  verdicts ${Object.entries(verdicts).map(([v, n]) => `${v}=${n}`).join(',') || '-'}` : '') + '\n',
+    );
+  }
+  return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
+}
+
+export const collectEnvoy: Command = {
+  path: ['collect', 'envoy'],
+  summary: 'Record calls from Envoy/Istio access logs',
+  help: `Record the calls in Envoy access logs (Istio sidecars and gateways) into the store.
+
+Usage:
+  trustmap collect envoy [flags] FILE... | -
+
+Reads Istio's default TEXT format (1.3+), Istio's JSON encoding, and the trustmap format with
+peer certificates and TLS versions (docs/envoy-access-log-format.md), as kubectl logs prints
+them, with or without --timestamps and --prefix. A line that is not an access-log line is
+counted and skipped. A request logged by both the client's and the server's sidecar in the
+same input is counted once, from the server's (inbound) line.
+
+Flags:
+  --db FILE      store file (default $TRUSTMAP_DB or ./trustmap.db)
+  --node NAME    the host the logs came from
+  --force        ingest again even if this input was recorded before
+  --json         print the summary as JSON
+
+Examples:
+  kubectl logs -n foo deploy/httpbin -c istio-proxy --timestamps | trustmap collect envoy -
+  kubectl logs -A -l security.istio.io/tlsMode=istio -c istio-proxy --prefix > mesh.log
+  trustmap collect envoy mesh.log
+`,
+  run: (argv, io) => runCollect(envoySource, argv, io),
+};
+
+export const collectHubble: Command = {
+  path: ['collect', 'hubble'],
+  summary: 'Record calls from Cilium Hubble flows (hubble observe -o json)',
+  help: `Record the calls in Hubble flow exports into the store.
+
+Usage:
+  trustmap collect hubble [flags] FILE... | -
+
+Reads hubble observe -o json or -o jsonpb output (one flow per line, wrapped or bare). Counts
+one call per connection start (TCP SYN without ACK, first flow of a UDP 5-tuple), per L7 HTTP
+request and per DNS query, not per packet; the copies of one start seen at several observation
+points count once. Verdicts (FORWARDED, DROPPED, ...) are kept per call.
+
+Flags:
+  --db FILE      store file (default $TRUSTMAP_DB or ./trustmap.db)
+  --node NAME    override the node names in the flows
+  --force        ingest again even if this input was recorded before
+  --json         print the summary as JSON
+
+Examples:
+  hubble observe --since 1h -o json > flows.json && trustmap collect hubble flows.json
+  hubble observe --follow -o jsonpb | trustmap collect hubble -
+`,
+  run: (argv, io) => runCollect(hubbleSource, argv, io),
+};
+
+export const TELEMETRY_COMMANDS: Command[] = [collectEnvoy, collectHubble];
