@@ -13,6 +13,9 @@ import { UnsupportedInputError } from './sources/pcap/errors.js';
 import { detectReader, MAGIC_BYTES } from './sources/pcap/magic.js';
 import type { MalformedReason, PacketSink, RecordReader } from './sources/pcap/sink.js';
 import { CallWriter } from './store/calls.js';
+import { recordCertificates } from './store/certificates.js';
+import { recordDnsAnswers } from './store/inventory.js';
+import { SideRecords } from './side-records.js';
 import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha, IngestTransaction } from './store/captures.js';
 import type { Db } from './store/db.js';
 import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
@@ -259,6 +262,10 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   const tx = new IngestTransaction(db);
   const writer = new CallWriter(db);
   const agg = new Aggregator((rows) => writer.write(rows), opts.batchRows);
+  const side = new SideRecords({
+    dns: (rows) => recordDnsAnswers(db, rows),
+    certificates: (rows) => recordCertificates(db, rows),
+  });
   const trackerOpts: TrackerOptions = {
     ...DEFAULT_TRACKER_OPTIONS,
     maxFlows: opts.maxFlows ?? DEFAULT_TRACKER_OPTIONS.maxFlows,
@@ -267,6 +274,8 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     inspector: createInspector,
     datagram: inspectDatagram,
     templatePath: pathTemplater(opts.maxPathsPerEdge),
+    onDns: (msg, ts) => side.dns(msg, ts),
+    onCertificate: (cert, fromClient, ip, ts) => side.certificate(cert, fromClient, ip, ts),
   };
   const tracker = new Tracker(agg, trackerOpts);
   const pipe = new Pipeline(tracker);
@@ -277,6 +286,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     const format = await pump(src, pipe, hash, opts, t0);
     tracker.finish();
     agg.drain();
+    side.flush();
     const sha256 = hash.digest('hex');
     const stats = pipe.stats;
     stats.connections = tracker.stats.connections;

@@ -4,6 +4,7 @@ import { ingestCapture, type IngestOutcome } from '../ingest.js';
 import { log } from '../log.js';
 import { listCalls, type CallView } from '../store/calls.js';
 import { listCaptures } from '../store/captures.js';
+import { listCertificates } from '../store/certificates.js';
 import { openStore, StoreError, type Db } from '../store/db.js';
 import type { Command, Io } from './command.js';
 import { ProgressBar } from './progress.js';
@@ -250,3 +251,48 @@ Examples:
   },
 };
 
+
+const certsFlags = z.object({
+  db: z.string().min(1).default(defaultDb()),
+  json: z.boolean().default(false),
+  help: z.boolean().optional(),
+});
+
+export const certs: Command = {
+  path: ['certs'],
+  summary: 'List the certificates seen in clear (TLS 1.2 handshakes)',
+  help: `List certificates that crossed the network unencrypted (TLS 1.2 and older send them in
+clear), with their identities (URI SANs such as SPIFFE IDs), issuer, validity, and which
+addresses presented them as client or server. A client certificate means mutual TLS.
+
+Usage:
+  trustmap certs [--db FILE] [--json]
+
+Examples:
+  trustmap certs
+  trustmap certs --json | jq '.[] | select(.presented_by[].role == "client") | .uris'
+`,
+  async run(argv, io) {
+    const { flags, args } = parseFlags(argv, { ...dbFlag, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, certsFlags);
+    if (args.length > 0) throw new UsageError(`certs takes no arguments (got ${JSON.stringify(args[0])})`);
+    const db = openDb(flags.db, true);
+    try {
+      const rows = listCertificates(db);
+      if (flags.json) io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+      else if (rows.length === 0) io.stdout.write('No certificates seen.\n');
+      else io.stdout.write(table(
+        ['SUBJECT', 'IDENTITIES', 'ISSUER', 'PRESENTED BY', 'NOT AFTER'],
+        rows.map((c) => [
+          printable(c.subject).slice(0, 60),
+          printable([...c.uris, ...c.dns_names].join(',')).slice(0, 80),
+          printable(c.issuer).slice(0, 40),
+          c.presented_by.map((p) => `${p.role} ${p.ip}`).join(', '),
+          c.not_after,
+        ]),
+      ));
+    } finally {
+      db.close();
+    }
+    return EXIT_OK;
+  },
+};

@@ -240,4 +240,31 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'certificates seen in clear',
+    // TLS <= 1.2 sends certificates unencrypted: who presented which identity, to whom, until
+    // when it is valid. One row per certificate, one per (certificate, role, address) sighting.
+    sql: `
+      CREATE TABLE certificates (
+        fingerprint   TEXT    PRIMARY KEY,
+        subject       TEXT    NOT NULL,
+        issuer        TEXT    NOT NULL,
+        uris          TEXT    NOT NULL DEFAULT '[]',
+        dns_names     TEXT    NOT NULL DEFAULT '[]',
+        serial        TEXT    NOT NULL DEFAULT '',
+        not_before_ms INTEGER NOT NULL,
+        not_after_ms  INTEGER NOT NULL
+      );
+      CREATE TABLE certificate_sightings (
+        fingerprint   TEXT    NOT NULL REFERENCES certificates (fingerprint),
+        role          TEXT    NOT NULL CHECK (role IN ('client', 'server')),
+        ip            TEXT    NOT NULL,
+        count         INTEGER NOT NULL,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms  INTEGER NOT NULL,
+        PRIMARY KEY (fingerprint, role, ip)
+      );
+    `,
+  },
 ];

@@ -55,7 +55,8 @@ export interface TrackerOptions {
   /** Turns a raw request target into the stored path template for an edge. */
   templatePath: (edge: string, target: string) => string;
   onDns?: (msg: DnsMessage, tsMs: number) => void;
-  onCertificate?: (cert: CertificateInfo, fromClient: boolean, serverIp: string, tsMs: number) => void;
+  /** A certificate sent in clear; `presenterIp` is the address that sent it. */
+  onCertificate?: (cert: CertificateInfo, fromClient: boolean, presenterIp: string, tsMs: number) => void;
 }
 
 export const DEFAULT_TRACKER_OPTIONS = {
@@ -554,7 +555,8 @@ export class Tracker {
   }
 
   onCertificate(ex: ConnExtra, cert: CertificateInfo, fromClient: boolean): void {
-    this.opts.onCertificate?.(cert, fromClient, this.addrs.text(this.srvAddr[ex.slot]), this.now);
+    const c = ex.slot;
+    this.opts.onCertificate?.(cert, fromClient, this.addrs.text(fromClient ? this.cliAddr[c] : this.srvAddr[c]), this.now);
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------
