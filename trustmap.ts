@@ -3,6 +3,7 @@
 // exit code (0 ok, 1 findings or failure, 2 usage or unreadable input). No stack traces for users;
 // TRUSTMAP_DEBUG=1 shows them.
 import { calls, captures, certs, collectPcap } from './collector/cli/commands.js';
+import { demo } from './collector/cli/demo.js';
 import type { Command, Io } from './collector/cli/command.js';
 import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
 import { TELEMETRY_COMMANDS } from './collector/cli/telemetry.js';
@@ -10,7 +11,7 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './col
 
 const VERSION = '0.1.0';
 
-const COMMANDS: Command[] = [collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS];
+const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');
