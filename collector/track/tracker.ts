@@ -534,8 +534,10 @@ export class Tracker {
     const c = ex.slot;
     const edgeId = `${this.cliAddr[c]}>${this.srvAddr[c]}:${this.srvPort[c]}`;
     const path = this.opts.templatePath(edgeId, req.target);
-    const row = this.rowFor(c, ex, this.now, req.protocol, req.method, path, req.host, '', '', 'plaintext',
-      req.protocol === 'http' ? 'cleartext http/1' : 'cleartext http/2');
+    // The inspector's own reason ("cleartext http/1", "cleartext h2c", "cleartext h2c upgrade").
+    const ins = this.inspectors[c];
+    const reason = ins !== null ? ins.verdict().securityReason : req.protocol === 'http' ? 'cleartext http/1' : 'cleartext h2c';
+    const row = this.rowFor(c, ex, this.now, req.protocol, req.method, path, req.host, '', '', 'plaintext', reason);
     row.count++;
     row.seen(this.now, this.now);
     if (req.hasCredentials) row.credentialsInPlaintext = 1;
