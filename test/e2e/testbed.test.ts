@@ -12,6 +12,8 @@ import { PODS, REPORT_JOB_TARGET_IP, spiffeId } from '../testbed/definitions.js'
 import type { ExpectedCall, ExpectedCalls } from '../testbed/ground-truth.js';
 import { templatePath } from '../testbed/ledger.js';
 import { cannotRun } from '../testbed/lifecycle.js';
+import { AttributionIndex, type Endpoint } from '../../collector/identity/attribute.js';
+import { openStore } from '../../collector/store/db.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CLI = path.join(ROOT, 'test', 'testbed', 'cli.ts');
@@ -26,6 +28,94 @@ const tshark = (pcap: string, filter: string, fields: string[], decodeAs: string
     '-E', 'separator=\t', '-E', 'occurrence=a', '-E', 'aggregator=,', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0) throw new Error(`tshark ${filter}: ${r.stderr.split('\n')[0]}`);
   return r.stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
+};
+
+// ---- trustmap's own collector against the demo's ground truth ---------------------------------
+
+const DEMO = path.join(ROOT, 'test', 'testbed', 'demo');
+const TRUSTMAP = path.join(ROOT, 'dist', 'trustmap.js');
+
+const collectorMissing = (): string | false => {
+  if (!fs.existsSync(TRUSTMAP)) return 'needs trustmap collect pcap with L7 (issue 2/3)';
+  const r = spawnSync(process.execPath, [TRUSTMAP, 'collect', 'pcap', '--help'], { encoding: 'utf8', timeout: 30_000 });
+  return r.status === 0 ? false : 'needs trustmap collect pcap with L7 (issue 2/3)';
+};
+
+interface CollectedCall {
+  src_ip: string; dst_ip: string; service_ip: string | null; dst_port: number; transport: string; protocol: string;
+  method: string | null; path: string | null; security: string; count: number;
+}
+
+const KEY_FIELDS = ['src_ip', 'dst_ip', 'dst_port', 'transport', 'protocol', 'method', 'path', 'security'] as const;
+const keyOfCollected = (c: CollectedCall): string => KEY_FIELDS.map((f) => String(c[f] ?? '-')).join(' ');
+const keyOfExpected = (c: ExpectedCall): string =>
+  [c.source.ip, c.destination.ip, c.port, c.transport, c.protocol, c.method ?? '-', c.path ?? '-', c.security].join(' ');
+
+/** Sums counts per key; returns the readable differences (empty when equal). */
+export const diffCalls = (expected: ExpectedCall[], actual: CollectedCall[]): string[] => {
+  const want = new Map<string, number>();
+  for (const c of expected) want.set(keyOfExpected(c), (want.get(keyOfExpected(c)) ?? 0) + c.count);
+  const got = new Map<string, number>();
+  for (const c of actual) got.set(keyOfCollected(c), (got.get(keyOfCollected(c)) ?? 0) + c.count);
+  const lines: string[] = [];
+  for (const [k, n] of want) {
+    const m = got.get(k);
+    if (m === undefined) lines.push(`missing   ${k} (count ${n})`);
+    else if (m !== n) lines.push(`count     ${k}: expected ${n}, got ${m}`);
+  }
+  for (const [k, m] of got) if (!want.has(k)) lines.push(`invented  ${k} (count ${m})`);
+  return lines.sort();
+};
+
+/** Workload-level label of an expected endpoint, and of an attributed one, in the same words. */
+const expectedLabel = (e: ExpectedCall['source'] | ExpectedCall['destination']): string =>
+  e.kind === 'pod' ? `${e.namespace}/${e.workload}` : e.kind === 'node' ? `node:${e.pod}` : `external:${e.ip}`;
+const attributedLabel = (e: Endpoint, ip: string): string =>
+  e.kind === 'workload' ? `${e.namespace}/${e.name}` : e.kind === 'node' ? `node:${e.name}` : e.kind === 'service' ? `service:${e.namespace}/${e.name}` : `external:${ip}`;
+
+/**
+ * Runs the real CLI on a recording (capture + inventory) and compares with its ground truth: at
+ * the IP level (every expected call with the right protocol, method, path template, security and
+ * count, the Service address where the client dialled one, nothing invented), and at the workload
+ * level once the inventory is loaded.
+ */
+const checkCollector = (dir: string): void => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-collect-'));
+  try {
+    const db = path.join(tmp, 'calls.db');
+    const collect = spawnSync(process.execPath, [TRUSTMAP, 'collect', 'pcap', '--db', db, path.join(dir, 'capture.pcap')], { encoding: 'utf8', timeout: 120_000 });
+    assert.equal(collect.status, 0, collect.stderr);
+    const calls = spawnSync(process.execPath, [TRUSTMAP, 'calls', '--json', '--db', db], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 26 });
+    assert.equal(calls.status, 0, calls.stderr);
+    const collected = JSON.parse(calls.stdout) as Array<CollectedCall & { first_seen: string }>;
+    const expected = (JSON.parse(fs.readFileSync(path.join(dir, 'expected-calls.json'), 'utf8')) as ExpectedCalls).calls;
+    const diff = diffCalls(expected, collected);
+    assert.ok(diff.length === 0, `collector vs ground truth (src dst port transport protocol method path security):\n${diff.join('\n')}`);
+    // The address the client dialled: a ClusterIP for calls through a Service, none otherwise.
+    for (const c of expected) {
+      const mine = collected.filter((x) => keyOfCollected(x) === keyOfExpected(c));
+      assert.ok(mine.every((x) => x.service_ip === c.destination.service_ip), `service address of ${keyOfExpected(c)}: ${mine.map((x) => x.service_ip).join(',')} vs ${c.destination.service_ip}`);
+    }
+
+    const load = spawnSync(process.execPath, [TRUSTMAP, 'inventory', 'load', '--db', db, path.join(dir, 'inventory.json')], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(load.status, 0, load.stderr);
+    const store = openStore(db, { readonly: true });
+    try {
+      const index = AttributionIndex.fromDb(store);
+      const sum = (m: Map<string, number>, k: string, n: number) => m.set(k, (m.get(k) ?? 0) + n);
+      const want = new Map<string, number>(), got = new Map<string, number>();
+      for (const c of expected) sum(want, [expectedLabel(c.source), expectedLabel(c.destination), c.port, c.protocol, c.method ?? '-', c.path ?? '-', c.security].join(' '), c.count);
+      for (const c of collected) {
+        const t = Date.parse(c.first_seen);
+        sum(got, [attributedLabel(index.attribute(c.src_ip, t), c.src_ip), attributedLabel(index.attribute(c.dst_ip, t), c.dst_ip), c.dst_port, c.protocol, c.method ?? '-', c.path ?? '-', c.security].join(' '), c.count);
+      }
+      assert.deepEqual([...got].sort(), [...want].sort(), 'workload level');
+    } finally {
+      store.close();
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 };
 
 const whyNotTestbed = cannotRun() ?? (spawnSync('tshark', ['--version']).status === 0 ? null : 'tshark is not installed');
@@ -148,6 +238,10 @@ describe('testbed: capture vs ground truth (tshark)', { skip: whyNotTestbed ?? f
     assert.deepEqual(notDns, []);
   });
 
+  it('trustmap collect pcap on this recording finds exactly the ground truth (IP and workload level)', { skip: collectorMissing() }, () => {
+    checkCollector(out);
+  });
+
   it('down removes every namespace, link and rule, and is idempotent', () => {
     assert.equal(testbed('down').code, 0);
     assert.equal(testbed('down').code, 0);
@@ -160,58 +254,8 @@ describe('testbed: capture vs ground truth (tshark)', { skip: whyNotTestbed ?? f
   });
 });
 
-// ---- trustmap's own collector against the demo's ground truth ---------------------------------
-
-const DEMO = path.join(ROOT, 'test', 'testbed', 'demo');
-const TRUSTMAP = path.join(ROOT, 'dist', 'trustmap.js');
-
-const collectorMissing = (): string | false => {
-  if (!fs.existsSync(TRUSTMAP)) return 'needs trustmap collect pcap with L7 (issue 2/3)';
-  const r = spawnSync(process.execPath, [TRUSTMAP, 'collect', 'pcap', '--help'], { encoding: 'utf8', timeout: 30_000 });
-  return r.status === 0 ? false : 'needs trustmap collect pcap with L7 (issue 2/3)';
-};
-
-interface CollectedCall {
-  src_ip: string; dst_ip: string; service_ip: string | null; dst_port: number; transport: string; protocol: string;
-  method: string | null; path: string | null; security: string; count: number;
-}
-
-const KEY_FIELDS = ['src_ip', 'dst_ip', 'dst_port', 'transport', 'protocol', 'method', 'path', 'security'] as const;
-const keyOfCollected = (c: CollectedCall): string => KEY_FIELDS.map((f) => String(c[f] ?? '-')).join(' ');
-const keyOfExpected = (c: ExpectedCall): string =>
-  [c.source.ip, c.destination.ip, c.port, c.transport, c.protocol, c.method ?? '-', c.path ?? '-', c.security].join(' ');
-
-/** Sums counts per key; returns the readable differences (empty when equal). */
-export const diffCalls = (expected: ExpectedCall[], actual: CollectedCall[]): string[] => {
-  const want = new Map<string, number>();
-  for (const c of expected) want.set(keyOfExpected(c), (want.get(keyOfExpected(c)) ?? 0) + c.count);
-  const got = new Map<string, number>();
-  for (const c of actual) got.set(keyOfCollected(c), (got.get(keyOfCollected(c)) ?? 0) + c.count);
-  const lines: string[] = [];
-  for (const [k, n] of want) {
-    const m = got.get(k);
-    if (m === undefined) lines.push(`missing   ${k} (count ${n})`);
-    else if (m !== n) lines.push(`count     ${k}: expected ${n}, got ${m}`);
-  }
-  for (const [k, m] of got) if (!want.has(k)) lines.push(`invented  ${k} (count ${m})`);
-  return lines.sort();
-};
-
 describe('testbed demo: trustmap collect pcap finds exactly the ground truth', () => {
-  it('collect pcap + calls --json == expected-calls.json (IP level)', { skip: collectorMissing() }, () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tm-collect-'));
-    try {
-      const db = path.join(dir, 'calls.db');
-      const collect = spawnSync(process.execPath, [TRUSTMAP, 'collect', 'pcap', '--db', db, path.join(DEMO, 'capture.pcap')],
-        { encoding: 'utf8', timeout: 120_000 });
-      assert.equal(collect.status, 0, collect.stderr);
-      const calls = spawnSync(process.execPath, [TRUSTMAP, 'calls', '--json', '--db', db], { encoding: 'utf8', timeout: 60_000, maxBuffer: 1 << 26 });
-      assert.equal(calls.status, 0, calls.stderr);
-      const expected = (JSON.parse(fs.readFileSync(path.join(DEMO, 'expected-calls.json'), 'utf8')) as ExpectedCalls).calls;
-      const diff = diffCalls(expected, JSON.parse(calls.stdout) as CollectedCall[]);
-      assert.ok(diff.length === 0, `collector vs ground truth (src dst port transport protocol method path security):\n${diff.join('\n')}`);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  it('collect pcap + calls --json == expected-calls.json (IP and workload level)', { skip: collectorMissing() }, () => {
+    checkCollector(DEMO);
   });
 });
