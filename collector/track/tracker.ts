@@ -26,6 +26,9 @@ const INFERRED = 1 << 4;
 const ROLES_CHECKED = 1 << 5;
 const HI_CLIENT = 1 << 6; // highest sequence number of the client direction known
 const HI_SERVER = 1 << 7;
+/** The connection's call was already handed to the aggregator (at close); the slot lingers only
+ *  to absorb late copies of its packets. */
+const EMITTED = 1 << 8;
 
 const TCP = 6;
 const UDP = 17;
@@ -86,7 +89,6 @@ class ConnExtra implements AppSink {
   verdict: ConnectionVerdict | null = null;
   dnsQueries = 0;
   dnsResponses = 0;
-  udpProtocol: Protocol = 'udp';
   stash: Segment[] | null = null;
   stashedBytes = 0;
   gapClient = false;
@@ -105,17 +107,29 @@ class ConnExtra implements AppSink {
   malformed(): void { this.t.stats.appMalformed++; }
 }
 
+/** The sink for datagrams: one object for all UDP flows, pointed at the flow being inspected. */
+class DatagramSink implements AppSink {
+  slot = 0;
+  constructor(private readonly t: Tracker) {}
+  request(): void { /* no HTTP over UDP */ }
+  response(): void { /* no HTTP over UDP */ }
+  dns(msg: DnsMessage): void { this.t.onDatagramDns(this.slot, msg); }
+  certificate(): void { /* no TLS over UDP (DTLS is not inspected) */ }
+  malformed(): void { this.t.stats.appMalformed++; }
+}
+
 export class Tracker {
   readonly stats: TrackerStats = { connections: 0, evictedEarly: 0, appMalformed: 0, addressTableFull: 0 };
   readonly addrs = new AddressTable();
   private readonly flows = new KeyTable(4096);
   private readonly links = new KeyTable(4096);
+  private readonly udpSink = new DatagramSink(this);
 
   // Per-slot connection state.
   private cap = 0;
   private used!: Uint8Array;
   private proto!: Uint8Array;
-  private state!: Uint8Array;
+  private state!: Uint16Array;
   private cliAddr!: Int32Array;
   private cliPort!: Int32Array;
   private srvAddr!: Int32Array;
@@ -138,6 +152,10 @@ export class Tracker {
   private firstTs!: Float64Array;
   private lastTs!: Float64Array;
   private udpSig!: Int32Array; // 4 recent datagram signatures per slot
+  /** UDP flows: DNS queries and answers seen, and whether the flow is DNS. No object per flow. */
+  private dnsQueries!: Int32Array;
+  private dnsAnswers!: Int32Array;
+  private isDns!: Uint8Array;
   private udpSigTs!: Float64Array;
   private inspectors: Array<ConnectionInspector | null> = [];
   private extras: Array<ConnExtra | null> = [];
@@ -154,20 +172,23 @@ export class Tracker {
   }
 
   private resize(n: number): void {
-    const grow = <T extends Uint8Array | Int32Array | Float64Array>(old: T | undefined, make: (n: number) => T): T => {
+    const grow = <T extends Uint8Array | Uint16Array | Int32Array | Float64Array>(old: T | undefined, make: (n: number) => T): T => {
       const a = make(n);
       if (old) a.set(old as never);
       return a;
     };
     this.used = grow(this.used, (k) => new Uint8Array(k));
     this.proto = grow(this.proto, (k) => new Uint8Array(k));
-    this.state = grow(this.state, (k) => new Uint8Array(k));
+    this.state = grow(this.state, (k) => new Uint16Array(k));
     this.feedState = grow(this.feedState, (k) => new Uint8Array(k));
     for (const f of ['cliAddr', 'cliPort', 'srvAddr', 'srvPort', 'altAddr', 'altPort', 'isnClient', 'hiClient', 'hiServer',
       'nextClient', 'nextServer', 'linkSeq', 'linkFromAddr', 'linkFromPort', 'linkToAddr', 'linkToPort'] as const) {
       this[f] = grow(this[f], (k) => new Int32Array(k));
     }
     this.udpSig = grow(this.udpSig, (k) => new Int32Array(k * 4));
+    this.dnsQueries = grow(this.dnsQueries, (k) => new Int32Array(k));
+    this.dnsAnswers = grow(this.dnsAnswers, (k) => new Int32Array(k));
+    this.isDns = grow(this.isDns, (k) => new Uint8Array(k));
     this.udpSigTs = grow(this.udpSigTs, (k) => new Float64Array(k * 4));
     this.bytes = grow(this.bytes, (k) => new Float64Array(k));
     this.firstTs = grow(this.firstTs, (k) => new Float64Array(k));
@@ -254,8 +275,12 @@ export class Tracker {
       if ((st & (FIN_CLIENT | FIN_SERVER)) === (FIN_CLIENT | FIN_SERVER)) st |= CLOSED;
     }
     this.state[c] = st;
+    if ((st & EMITTED) !== 0) return; // a late copy of a closed connection's packet
     const len = p.payloadLen;
-    if (len <= 0) return;
+    if (len <= 0) {
+      if ((st & CLOSED) !== 0) this.emit(c);
+      return;
+    }
     const start = isSyn ? (seq + 1) | 0 : seq;
     const end = (start + len) | 0;
     // Bytes: advance the highest sequence number seen; copies and retransmissions add nothing.
@@ -271,6 +296,7 @@ export class Tracker {
     if (this.opts.inspector !== null && (this.extras[c] === null || this.inspectors[c] !== null)) {
       this.inspect(c, fromClient, start, len, p.buf, p.payload, p.payloadEnd);
     }
+    if ((st & CLOSED) !== 0) this.emit(c);
   }
 
   /** Links a new 5-tuple to the other NAT view of the same connection, or starts a connection. */
@@ -487,11 +513,9 @@ export class Tracker {
     this.lastTs[c] = ts;
     this.bytes[c] += p.payloadLen;
     if (this.opts.datagram === null) return;
-    let ex = this.extras[c];
-    if (ex === null) { ex = new ConnExtra(this, c); this.extras[c] = ex; }
     const fromClient = s === this.cliAddr[c] && sp === this.cliPort[c];
-    const proto = this.opts.datagram(p.buf, p.payload, p.payloadEnd, fromClient ? sp : dp, fromClient ? dp : sp, ex);
-    if (proto !== 'udp') ex.udpProtocol = proto;
+    this.udpSink.slot = c;
+    if (this.opts.datagram(p.buf, p.payload, p.payloadEnd, fromClient ? sp : dp, fromClient ? dp : sp, this.udpSink) === 'dns') this.isDns[c] = 1;
   }
 
   // ---- events from inspectors --------------------------------------------------------------
@@ -556,6 +580,12 @@ export class Tracker {
     this.opts.onDns?.(msg, this.now);
   }
 
+  onDatagramDns(c: number, msg: DnsMessage): void {
+    if (msg.isResponse) this.dnsAnswers[c]++;
+    else this.dnsQueries[c]++;
+    this.opts.onDns?.(msg, this.now);
+  }
+
   onCertificate(ex: ConnExtra, cert: CertificateInfo, fromClient: boolean): void {
     const c = ex.slot;
     this.opts.onCertificate?.(cert, fromClient, this.addrs.text(fromClient ? this.cliAddr[c] : this.srvAddr[c]), this.now);
@@ -563,30 +593,46 @@ export class Tracker {
 
   // ---- lifecycle ----------------------------------------------------------------------------
 
+  /** Ends a connection: emits its call (unless already emitted at close) and frees its slot. */
   private finalize(c: number): void {
+    if ((this.state[c] & EMITTED) === 0) this.emit(c);
+    this.stats.connections++;
+    this.release(c);
+  }
+
+  /**
+   * Hands a connection's call to the aggregator and drops its objects (inspector, pending
+   * requests). Called when a TCP connection closes, so those objects die young instead of
+   * lingering into the old generation while the slot waits for late packet copies.
+   */
+  private emit(c: number): void {
+    this.state[c] |= EMITTED;
     const ex = this.extras[c];
-    const ins = this.inspectors[c];
-    if (ex !== null && ins !== null) this.endInspection(c, ex);
+    if (ex !== null && this.inspectors[c] !== null) this.endInspection(c, ex);
     const first = this.firstTs[c], last = this.lastTs[c], bytes = this.bytes[c];
     let row: AggRow;
     if (ex !== null && ex.first !== null) {
       // HTTP: requests were counted as they came; the connection and its bytes join the first.
       row = this.agg.row(ex.first.keyString, ex.first.key);
+    } else if (this.proto[c] === UDP) {
+      const isDns = this.isDns[c] === 1;
+      row = isDns
+        ? this.rowFor(c, null, first, 'dns', '', '', '', '', '', 'plaintext', 'cleartext dns')
+        : this.rowFor(c, null, first, 'udp', '', '', '', '', '', 'unknown', '');
+      row.count += isDns ? (this.dnsQueries[c] > 0 ? this.dnsQueries[c] : this.dnsAnswers[c]) : 1;
     } else {
       const v = ex?.verdict;
-      const isUdp = this.proto[c] === UDP;
-      const protocol: Protocol = isUdp ? (ex?.udpProtocol ?? 'udp') : (v?.protocol ?? 'tcp');
-      let security: Security = 'unknown', reason = '';
-      if (v) { security = v.security; reason = v.securityReason; }
-      else if (protocol === 'dns') { security = 'plaintext'; reason = 'cleartext dns'; }
-      row = this.rowFor(c, ex, first, protocol, '', '', '', v?.sni ?? '', v?.alpn ?? '', security, reason);
+      const protocol: Protocol = v?.protocol ?? 'tcp';
+      row = v
+        ? this.rowFor(c, ex, first, protocol, '', '', '', v.sni, v.alpn, v.security, v.securityReason)
+        : this.rowFor(c, ex, first, protocol, '', '', '', '', '', 'unknown', '');
       row.count += protocol === 'dns' && ex ? (ex.dnsQueries > 0 ? ex.dnsQueries : ex.dnsResponses) : 1;
     }
     row.connections++;
     row.bytes += bytes;
     row.seen(first, last);
-    this.stats.connections++;
-    this.release(c);
+    this.inspectors[c] = null;
+    this.extras[c] = null;
   }
 
   private release(c: number): void {
@@ -603,6 +649,9 @@ export class Tracker {
     this.used[c] = 0;
     this.inspectors[c] = null;
     this.extras[c] = null;
+    this.dnsQueries[c] = 0;
+    this.dnsAnswers[c] = 0;
+    this.isDns[c] = 0;
     this.udpSig.fill(0, c * 4, c * 4 + 4);
     this.udpSigTs.fill(0, c * 4, c * 4 + 4);
     this.free.push(c);
