@@ -63,8 +63,9 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
   // from the additional section are reported too: a SRV or NS answer carries the target's
   // address there, and the tracker only needs "address → name". CNAMEs only from answers.
   for (let r = 0; r < an + ns + ar; r++) {
-    const name = readName(b, start, p, end);
-    if (name === null) return 'dns name';
+    // Validate first; a string is made only for the records reported below.
+    const recordAt = p;
+    if (readName(b, start, p, end, false) === null) return 'dns name';
     p = nameEnd;
     if (p + 10 > end) return 'dns record';
     const type = (b[p] << 8) | b[p + 1];
@@ -74,11 +75,14 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
     p = rd + rdlen;
     if (p > end) return 'dns record';
     if (answers.length >= MAX_ANSWERS) continue;
-    if (type === T_A && rdlen === 4) {
+    const isReported = (type === T_A && rdlen === 4) || (type === T_AAAA && rdlen === 16) || (type === T_CNAME && r < an);
+    if (!isReported) continue;
+    const name = readName(b, start, recordAt, end) as string; // validated above
+    if (type === T_A) {
       answers.push({ name, type: 'A', value: `${b[rd]}.${b[rd + 1]}.${b[rd + 2]}.${b[rd + 3]}`, ttl });
-    } else if (type === T_AAAA && rdlen === 16) {
+    } else if (type === T_AAAA) {
       answers.push({ name, type: 'AAAA', value: ipv6(b, rd), ttl });
-    } else if (type === T_CNAME && r < an) {
+    } else {
       const target = readName(b, start, rd, p);
       if (target === null) return 'dns name';
       answers.push({ name, type: 'CNAME', value: target, ttl });
@@ -87,16 +91,22 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
   return { isResponse: (flags & 0x8000) !== 0, qname, qtype, answers };
 }
 
+/** Name bytes are assembled here and turned into one string per name (not one per character). */
+const SCRATCH = Buffer.allocUnsafe(MAX_NAME + 1);
+const UNPRINTABLE = 0x00;
+
 /**
  * Read a (possibly compressed) name at `at`; sets nameEnd to the offset after it in the
  * original position. Lower-cased, no trailing dot, bytes outside printable ASCII become U+FFFD.
+ * With `build` false the name is only validated and '' is returned (no string is made).
  */
-function readName(b: Uint8Array, msgStart: number, at: number, limit: number): string | null {
+function readName(b: Uint8Array, msgStart: number, at: number, limit: number, build = true): string | null {
   let p = at;
   let hops = 0;
   let total = 0;
   let after = -1;
-  let out = '';
+  let n = 0;
+  let isDirty = false;
   // Pointers may only go backwards: a pointer at offset X must target < X, so a walk strictly
   // decreases and cannot loop; MAX_HOPS bounds the work anyway.
   let floor = p;
@@ -118,16 +128,21 @@ function readName(b: Uint8Array, msgStart: number, at: number, limit: number): s
     if ((l & 0xc0) !== 0) return null; // 0x40/0x80 label types are obsolete (RFC 6891 §5)
     total += l + 1;
     if (total > MAX_NAME || p + 1 + l > limit) return null;
-    if (out.length > 0) out += '.';
-    for (let i = p + 1; i <= p + l; i++) {
-      let c = b[i];
-      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
-      out += c > 0x20 && c < 0x7f ? String.fromCharCode(c) : REPLACEMENT;
+    if (build) {
+      if (n > 0) SCRATCH[n++] = 0x2e;
+      for (let i = p + 1; i <= p + l; i++) {
+        let c = b[i];
+        if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+        else if (c <= 0x20 || c >= 0x7f) { c = UNPRINTABLE; isDirty = true; }
+        SCRATCH[n++] = c;
+      }
     }
     p += 1 + l;
   }
   nameEnd = after;
-  return out;
+  if (!build) return '';
+  const name = SCRATCH.toString('latin1', 0, n);
+  return isDirty ? name.replaceAll('\u0000', REPLACEMENT) : name;
 }
 
 /** RFC 5952 text form: lower-case hex, leading zeros dropped, longest zero run (>= 2) as '::'. */
