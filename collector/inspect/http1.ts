@@ -8,6 +8,7 @@ import { hasCredentialParam, isCredentialHeader } from './credentials.js';
 import { ByteAccumulator, MAX_HOST, MAX_PATH, equalsLower, latin1, safeString } from './text.js';
 
 export const MAX_HEADER_SECTION = 16 * 1024;
+const NO_BYTES = new Uint8Array(0);
 
 // Parser states: small integers, see feed().
 const HEAD = 0;
@@ -59,6 +60,10 @@ export class Http1Shared {
 export class Http1Parser {
   private state = HEAD;
   private readonly acc = new ByteAccumulator(512, MAX_HEADER_SECTION);
+  /** The head being parsed: buf[hs, he), either the caller's chunk or `acc`. */
+  private hb: Uint8Array = NO_BYTES;
+  private hs = 0;
+  private he = 0;
   /** End-of-header-section matcher: 0 in a line, 1 after LF, 2 after LF CR. */
   private eol = 0;
   private remaining = 0;
@@ -102,15 +107,23 @@ export class Http1Parser {
               eol = 0;
             }
           }
-          const stop = found < 0 ? end : found;
-          if (!this.acc.append(buf, from, stop)) return this.malformed('http1 header section too large');
-          this.eol = 0;
-          if (found < 0) {
-            this.eol = eol;
-            return H1_CONTINUE;
+          if (found >= 0 && this.acc.length === 0) {
+            // The whole head is in this chunk (the common case): parse it in place, no copy.
+            if (found - from > MAX_HEADER_SECTION) return this.malformed('http1 header section too large');
+            this.hb = buf; this.hs = from; this.he = found;
+          } else {
+            const stop = found < 0 ? end : found;
+            if (!this.acc.append(buf, from, stop)) return this.malformed('http1 header section too large');
+            if (found < 0) {
+              this.eol = eol;
+              return H1_CONTINUE;
+            }
+            this.hb = this.acc.bytes; this.hs = 0; this.he = this.acc.length;
           }
+          this.eol = 0;
           i = found;
           const verdict = this.isRequest ? this.onRequestHead() : this.onResponseHead();
+          this.hb = NO_BYTES; // never keep the caller's buffer
           this.acc.clear();
           if (verdict !== H1_CONTINUE) {
             this.switchOffset = i;
@@ -211,13 +224,12 @@ export class Http1Parser {
   }
 
   private onRequestHead(): number {
-    const b = this.acc.bytes;
-    const len = this.acc.length;
+    const b = this.hb, base = this.hs, len = this.he;
     // request-line = method SP request-target SP HTTP-version (RFC 9112 §3)
-    let i = 0;
+    let i = base;
     while (i < len && isTchar(b[i])) i++;
     const methodEnd = i;
-    if (methodEnd === 0 || methodEnd > 32 || b[i] !== 0x20) return this.malformed('http1 request line');
+    if (methodEnd === base || methodEnd - base > 32 || b[i] !== 0x20) return this.malformed('http1 request line');
     const targetStart = ++i;
     while (i < len && b[i] !== 0x20 && b[i] !== 0x0d && b[i] !== 0x0a) i++;
     const targetEnd = i;
@@ -225,14 +237,14 @@ export class Http1Parser {
     const versionStart = ++i;
     while (i < len && b[i] !== 0x0d && b[i] !== 0x0a) i++;
     if (i - versionStart !== 8 || !startsWith(b, versionStart, 'HTTP/')) return this.malformed('http1 request line');
-    if (equalsLower(b, 0, methodEnd, 'pri') && startsWith(b, versionStart, 'HTTP/2.0')) {
+    if (equalsLower(b, base, methodEnd, 'pri') && startsWith(b, versionStart, 'HTTP/2.0')) {
       // The HTTP/2 connection preface (RFC 9113 §3.4); "SM\r\n\r\n" follows.
       this.state = DONE;
       return H1_SWITCH_H2;
     }
     const h = this.scanHeaders(i);
     if (h < 0) return H1_STOP;
-    const method = latin1(b, 0, methodEnd);
+    const method = latin1(b, base, methodEnd);
     const hasCredentials = this.sawCredential || hasCredentialParam(b, targetStart, targetEnd);
     this.requests++;
     this.sink.request({
@@ -256,13 +268,13 @@ export class Http1Parser {
   }
 
   private onResponseHead(): number {
-    const b = this.acc.bytes;
-    const len = this.acc.length;
+    const b = this.hb, base = this.hs, len = this.he;
     // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 §4)
-    if (len < 12 || !startsWith(b, 0, 'HTTP/1.') || b[8] !== 0x20) return this.malformed('http1 status line');
-    const status = (b[9] - 0x30) * 100 + (b[10] - 0x30) * 10 + (b[11] - 0x30);
-    if (!isDigit(b[9]) || !isDigit(b[10]) || !isDigit(b[11]) || status < 100) return this.malformed('http1 status line');
-    let i = 12;
+    if (len - base < 12 || !startsWith(b, base, 'HTTP/1.') || b[base + 8] !== 0x20) return this.malformed('http1 status line');
+    const d0 = b[base + 9], d1 = b[base + 10], d2 = b[base + 11];
+    const status = (d0 - 0x30) * 100 + (d1 - 0x30) * 10 + (d2 - 0x30);
+    if (!isDigit(d0) || !isDigit(d1) || !isDigit(d2) || status < 100) return this.malformed('http1 status line');
+    let i = base + 12;
     while (i < len && b[i] !== 0x0a) i++;
     if (this.scanHeaders(i) < 0) return H1_STOP;
     if (status < 200) {
@@ -314,8 +326,7 @@ export class Http1Parser {
 
   /** Walk header lines from the end of the start line; -1 when malformed. */
   private scanHeaders(lineEnd: number): number {
-    const b = this.acc.bytes;
-    const len = this.acc.length;
+    const b = this.hb, len = this.he;
     this.hostStart = this.hostEnd = 0;
     this.contentLength = -1;
     this.isChunked = false;
