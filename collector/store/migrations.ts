@@ -85,7 +85,6 @@ export const MIGRATIONS: readonly Migration[] = [
         ${CALL_COUNTER_COLUMNS},
         UNIQUE (key_hi, key_lo)
       );
-      CREATE INDEX calls_time ON calls (last_seen_ms);
     `,
   },
   {
