@@ -1,8 +1,10 @@
 // The collector's subcommands: `collect pcap`, `calls`, `captures`.
+import { once } from 'node:events';
 import { z } from 'zod';
-import { ingestCapture, type IngestOutcome } from '../ingest.js';
+import type { IngestOutcome } from '../ingest.js';
+import { IngestFailure, runIngest } from '../ingest-runner.js';
 import { log } from '../log.js';
-import { listCalls, type CallView } from '../store/calls.js';
+import { iterateCalls, listCalls, type CallView } from '../store/calls.js';
 import { listCaptures } from '../store/captures.js';
 import { listCertificates } from '../store/certificates.js';
 import { openStore, StoreError, type Db } from '../store/db.js';
@@ -88,23 +90,32 @@ capture (nothing of it is recorded), 1 any other failure.
     }, collectPcapFlags);
     if (args.length === 0) throw new UsageError('collect pcap needs at least one FILE, or - for standard input');
     if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
-    const db = openDb(flags.db);
     const outcomes: IngestOutcome[] = [];
     const t0 = Date.now();
+    const label = (i: number) => (args[i] === '-' ? 'stdin' : args[i]);
+    let bar = io.stderr.isTTY && !flags.json ? new ProgressBar(io.stderr, label(0)) : null;
     try {
-      for (const input of args) {
-        const bar = io.stderr.isTTY && !flags.json ? new ProgressBar(io.stderr, input === '-' ? 'stdin' : input) : null;
-        const outcome = await ingestCapture(db, input, io.stdin, {
-          node: flags.node, force: flags.force, maxFlows: flags['max-flows'], maxPathsPerEdge: flags['max-paths-per-edge'],
-          batchRows: flags['batch-rows'],
-          onProgress: bar ? (p) => bar.update(p) : undefined,
-        });
-        bar?.clear();
-        outcomes.push(outcome);
-        reportOutcome(outcome, io);
-      }
-    } finally {
-      db.close();
+      await runIngest({
+        dbFile: flags.db,
+        inputs: args,
+        options: {
+          node: flags.node, force: flags.force, maxFlows: flags['max-flows'],
+          maxPathsPerEdge: flags['max-paths-per-edge'], batchRows: flags['batch-rows'],
+        },
+        wantsProgress: bar !== null,
+      }, io.stdin, {
+        progress: (p) => bar?.update(p),
+        outcome: (o) => {
+          bar?.clear();
+          outcomes.push(o);
+          reportOutcome(o, io);
+          if (bar && outcomes.length < args.length) bar = new ProgressBar(io.stderr, label(outcomes.length));
+        },
+      });
+    } catch (err) {
+      bar?.clear();
+      if (err instanceof IngestFailure && err.isInputError) throw new InputError(err.message);
+      throw err;
     }
     printSummary(outcomes, (Date.now() - t0) / 1000, flags.json, io);
     return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
@@ -186,15 +197,31 @@ Examples:
     }, callsFlags);
     if (args.length > 0) throw new UsageError(`calls takes no arguments (got ${JSON.stringify(args[0])})`);
     const db = openDb(flags.db, true);
+    const query = { sinceMs: flags.since, untilMs: flags.until, limit: flags.limit };
+    if (flags.json) {
+      // Streamed: one row at a time, so a large store is never held in memory.
+      try {
+        let n = 0;
+        let buf = '[';
+        for (const row of iterateCalls(db, query)) {
+          buf += `${n++ === 0 ? '\n' : ',\n'}${JSON.stringify(row)}`;
+          // Honour the pipe's backpressure: a slow reader must not make us buffer everything.
+          if (buf.length >= 65536) {
+            if (!io.stdout.write(buf)) await once(io.stdout, 'drain');
+            buf = '';
+          }
+        }
+        io.stdout.write(buf + (n === 0 ? ']\n' : '\n]\n'));
+      } finally {
+        db.close();
+      }
+      return EXIT_OK;
+    }
     let rows: CallView[];
     try {
-      rows = listCalls(db, { sinceMs: flags.since, untilMs: flags.until, limit: flags.limit });
+      rows = listCalls(db, query);
     } finally {
       db.close();
-    }
-    if (flags.json) {
-      io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
-      return EXIT_OK;
     }
     if (rows.length === 0) {
       io.stdout.write('No calls recorded.\n');

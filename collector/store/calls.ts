@@ -96,9 +96,9 @@ const GROUP = `source, node, src_ip, dst_ip, service_ip, dst_port, transport, pr
 
 /**
  * Calls summed over time buckets (the bucket is an aggregation detail, not something a user asks
- * for), in a stable order.
+ * for), in a stable order, one at a time: a store of a million rows is never held in memory.
  */
-export function listCalls(db: Db, q: CallQuery = {}): CallView[] {
+export function* iterateCalls(db: Db, q: CallQuery = {}): Generator<CallView> {
   const where: string[] = [];
   const args: Record<string, number> = {};
   if (q.sinceMs !== undefined) { where.push('last_seen_ms >= @since'); args.since = q.sinceMs; }
@@ -117,8 +117,16 @@ export function listCalls(db: Db, q: CallQuery = {}): CallView[] {
                 security, source, node, service_ip, security_reason, direction
        ${q.limit !== undefined ? 'LIMIT @limit' : ''}`,
     )
-    .all(args) as CallDbRow[];
-  return rows.map((r) => ({
+    .iterate(args) as IterableIterator<CallDbRow>;
+  for (const r of rows) yield toView(r);
+}
+
+export function listCalls(db: Db, q: CallQuery = {}): CallView[] {
+  return [...iterateCalls(db, q)];
+}
+
+function toView(r: CallDbRow): CallView {
+  return {
     source: r.source,
     node: nullIfEmpty(r.node),
     src_ip: r.src_ip,
@@ -142,5 +150,5 @@ export function listCalls(db: Db, q: CallQuery = {}): CallView[] {
     status: { '2xx': r.s2, '3xx': r.s3, '4xx': r.s4, '5xx': r.s5 },
     first_seen: new Date(r.first).toISOString(),
     last_seen: new Date(r.last).toISOString(),
-  }));
+  };
 }
