@@ -3,15 +3,16 @@
 // exit code (0 ok, 1 findings or failure, 2 usage or unreadable input). No stack traces for users;
 // TRUSTMAP_DEBUG=1 shows them.
 import { calls, captures, certs, collectPcap } from './collector/cli/commands.js';
-import { demo } from './collector/cli/demo.js';
 import type { Command, Io } from './collector/cli/command.js';
 import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
 import { TELEMETRY_COMMANDS } from './collector/cli/telemetry.js';
+import { demo } from './ui/cli/demo.js';
+import { serve } from './ui/cli/serve.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './collector/cli/support.js';
 
 const VERSION = '0.1.0';
 
-const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS];
+const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS, serve];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');
@@ -74,7 +75,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
 }
 
-const io: Io = { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr };
+// stdin is a getter: touching process.stdin makes Node switch a pipe to non-blocking mode, and
+// the ingest worker reads standard input itself.
+const io: Io = { get stdin() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr };
 main(process.argv.slice(2), io).then(
   (code) => { process.exitCode = code; },
   (err) => { process.stderr.write(`${(err as Error).stack ?? err}\n`); process.exitCode = EXIT_FAILURE; },

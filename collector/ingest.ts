@@ -120,7 +120,7 @@ interface Source {
   close(): void;
 }
 
-function fileSource(path: string): Source {
+function fileSource(path: string, name = path): Source {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -131,7 +131,7 @@ function fileSource(path: string): Source {
   const st = fstatSync(fd);
   if (st.isDirectory()) { closeSync(fd); throw new UnsupportedInputError(`${path}: is a directory`); }
   return {
-    name: path,
+    name,
     totalBytes: st.isFile() ? st.size : null,
     read(w) {
       w.reserve(CHUNK / 2);
@@ -141,6 +141,37 @@ function fileSource(path: string): Source {
     },
     close() { closeSync(fd); },
   };
+}
+
+/**
+ * Standard input read synchronously: /dev/stdin reopened (a fresh blocking descriptor for a pipe
+ * or a file), or fd 0 itself when it is a socket (reopening a socket fails with ENXIO), waiting
+ * briefly whenever a non-blocking descriptor has nothing yet.
+ */
+function stdinSource(): Source {
+  try {
+    return fileSource('/dev/stdin', '-');
+  } catch {
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    return {
+      name: '-',
+      totalBytes: null,
+      read(w) {
+        w.reserve(CHUNK / 2);
+        for (;;) {
+          try {
+            const n = readSync(0, w.buf, w.end, w.buf.length - w.end, null);
+            w.end += n;
+            return n;
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+            Atomics.wait(pause, 0, 0, 2);
+          }
+        }
+      },
+      close() { /* fd 0 is not ours to close */ },
+    };
+  }
 }
 
 function streamSource(name: string, stream: Readable): Source {
@@ -249,7 +280,9 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
 
   let src: Source;
   try {
-    src = isStdin ? streamSource('-', stdin ?? process.stdin) : fileSource(input);
+    // Standard input without a stream given is read like a file through /dev/stdin: a fresh,
+    // blocking descriptor, readable from a worker thread with the same large synchronous reads.
+    src = isStdin ? (stdin !== null ? streamSource('-', stdin) : stdinSource()) : fileSource(input);
   } catch (err) {
     if (err instanceof UnsupportedInputError) return { status: 'error', name: input, message: err.message };
     throw err;

@@ -103,7 +103,7 @@ capture (nothing of it is recorded), 1 any other failure.
           maxPathsPerEdge: flags['max-paths-per-edge'], batchRows: flags['batch-rows'],
         },
         wantsProgress: bar !== null,
-      }, io.stdin, {
+      }, {
         progress: (p) => bar?.update(p),
         outcome: (o) => {
           bar?.clear();

@@ -136,9 +136,9 @@ test('standard input gives the same calls as the file, and a repeated stream is 
 
 test('kill -9 mid-ingest leaves a consistent store, and a rerun completes without double counting', async () => {
   const dir = tempDir();
-  // 40,000 HTTP connections from 2,000 clients: enough work to be interrupted mid-way.
+  // 100,000 HTTP connections from 2,000 clients: over a second of work, to be interrupted mid-way.
   const pkts = [];
-  for (let i = 0; i < 40_000; i++) {
+  for (let i = 0; i < 100_000; i++) {
     pkts.push(...httpConnection({
       client: `10.244.${(i % 2000) >> 8}.${(i % 2000) & 255}`, server: '10.244.9.9', cport: 30000 + (i % 30000), sport: 8080, t0: Date.UTC(2026, 0, 1) + i * 20,
       requests: [{ req: `GET /api/items/${i} HTTP/1.1\r\nHost: items\r\n\r\n`, resp: 'HTTP/1.1 204 No Content\r\n\r\n' }],
