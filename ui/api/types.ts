@@ -1,0 +1,51 @@
+// The API's answers beyond the analyzer's own types (Graph, ReadinessReport, PolicySet): shared by
+// the server, which builds them, and the page, which reads them. Types only.
+import type { EdgeCall, GraphNode, SecurityMix, Verdict, WorkloadReadiness } from '../../analyzer/model.js';
+
+export interface CaptureSummary {
+  id: number;
+  source: string;
+  name: string;
+  node: string | null;
+  packets: number;
+  malformed: number;
+  connections: number;
+  calls_written: number;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+}
+
+export interface Summary {
+  counts: { calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number };
+  window: { first_seen: string | null; last_seen: string | null };
+  namespaces: string[];
+  captures: CaptureSummary[];
+  features: { readiness: boolean; policies: boolean; policy_formats: string[] };
+  min_window_ms: number;
+}
+
+export interface PeerCalls {
+  peer: string;
+  peer_kind: GraphNode['kind'] | null;
+  count: number;
+  security: SecurityMix;
+  calls: EdgeCall[];
+}
+
+export interface NodeDetails {
+  node: GraphNode;
+  callers: PeerCalls[];
+  callees: PeerCalls[];
+  /** The workload's readiness; null for other kinds, or when the check is not available. */
+  readiness: WorkloadReadiness | null;
+  namespace_readiness: { namespace: string; verdict: Verdict } | null;
+  features: { readiness: boolean };
+}
+
+export interface WorkloadPolicy {
+  format: string;
+  workload: string;
+  yaml: string | null;
+  blockers: Array<{ workload: string; callers: string[]; reason: string }>;
+}
