@@ -1,5 +1,255 @@
-// The page's entry point (placeholder until the map lands in the next commit).
+// The page: reads the view from the URL, loads the summary and the graph from the API, lays the
+// graph out and draws it, and keeps the URL in step with every filter and selection. Clear
+// states instead of blank areas: loading, empty store, nothing matching, server unreachable,
+// graphs too big to draw whole.
 import './style.css';
-import { select } from 'd3';
+import type { Graph, NodeKind } from '../../analyzer/model.js';
+import { NODE_KINDS } from '../../analyzer/model.js';
+import type { Summary } from '../api/types.js';
+import { api, ApiError } from './api-client.js';
+import { add, clear, download, wrap, type Sel } from './dom.js';
+import { computeLayout } from './layout.js';
+import { renderLegend } from './legend.js';
+import { renderPanel } from './panel.js';
+import { renderReadiness } from './readiness-view.js';
+import { MapView } from './render.js';
+import { DEFAULT_STATE, graphQuery, parseState, toSearch, windowQuery, type ViewState } from './state.js';
+import { renderToolbar } from './toolbar.js';
 
-select('#app').append('p').text('trustmap');
+/** Beyond these the map draws the busiest part and says so (SVG stays responsive up to about here). */
+const MAX_NODES = 2500;
+const MAX_EDGES = 12000;
+
+const app = wrap(document.getElementById('app')!);
+let state: ViewState = parseState(location.search);
+let summary: Summary | null = null;
+let graph: Graph | null = null;
+let graphKey = '';
+let graphAbort: AbortController | null = null;
+let panelAbort: AbortController | null = null;
+
+const top = add(app, 'header', 'topbar');
+add(top, 'h1', 'brand', 'trustmap');
+const nav = add(top, 'nav', 'views');
+const summaryLine = add(top, 'span', 'summary-line');
+const toolbar = add(app, 'div', 'toolbar');
+const notice = add(app, 'div', 'notice').attr('role', 'status').attr('hidden', '');
+const main = add(app, 'main', 'content');
+const mapArea = add(main, 'div', 'map-area');
+const mapStatus = add(mapArea, 'div', 'map-status').attr('role', 'status');
+const legend = add(mapArea, 'div', 'legend');
+const panel = add(main, 'aside', 'panel').attr('hidden', '').attr('aria-label', 'details');
+const readinessArea = add(main, 'section', 'readiness-area').attr('hidden', '');
+const map = new MapView(mapArea.node()!, { select: (id) => setState({ node: id }) });
+
+for (const [view, label] of [['map', 'Map'], ['readiness', 'Readiness']] as const) {
+  add(nav, 'a', `view-link view-${view}`, label).attr('href', view === 'map' ? '?' : '?view=readiness')
+    .on('click', (ev: MouseEvent) => { ev.preventDefault(); setState({ view }); });
+}
+
+function setState(patch: Partial<ViewState>, push = true): void {
+  state = { ...state, ...patch };
+  const search = toSearch(state);
+  if (search !== location.search) {
+    if (push) history.pushState(null, '', search || location.pathname);
+    else history.replaceState(null, '', search || location.pathname);
+  }
+  void render();
+}
+
+window.addEventListener('popstate', () => {
+  state = parseState(location.search);
+  void render();
+});
+
+function showStatus(host: Sel, title: string, lines: string[] = [], action?: { label: string; run: () => void }): void {
+  clear(host).attr('hidden', null);
+  add(host, 'p', 'status-title', title);
+  for (const l of lines) add(host, 'p', 'status-line', l);
+  if (action) add(host, 'button', 'status-action', action.label).attr('type', 'button').on('click', action.run);
+}
+
+function showError(err: unknown): void {
+  if (err instanceof ApiError && err.kind === 'unauthorized') { location.assign('/login'); return; }
+  const msg = err instanceof Error ? err.message : String(err);
+  const title = err instanceof ApiError && err.kind === 'unreachable' ? 'The trustmap server is not answering' : 'Something went wrong';
+  showStatus(mapStatus, title, [msg], { label: 'Try again', run: () => { summary = null; graphKey = ''; void render(); } });
+  mapArea.classed('has-status', true);
+}
+
+async function loadSummary(): Promise<Summary | null> {
+  if (summary) return summary;
+  showStatus(mapStatus, 'Loading…');
+  try {
+    summary = await api.summary();
+  } catch (err) {
+    showError(err);
+    return null;
+  }
+  const s = summary;
+  const c = s.counts;
+  summaryLine.text(c.call_rows === 0 ? 'empty store'
+    : `${c.calls.toLocaleString('en')} calls · ${c.nodes} nodes · ${c.edges} edges · ${c.namespaces} namespaces · ${c.captures} inputs`);
+  return s;
+}
+
+/** Keeps the busiest edges (and their nodes) when a graph is too big to draw whole. */
+function trim(g: Graph): { graph: Graph; cut: boolean } {
+  if (g.nodes.length <= MAX_NODES && g.edges.length <= MAX_EDGES) return { graph: g, cut: false };
+  const edges = [...g.edges].sort((a, b) => b.count - a.count || a.source.localeCompare(b.source) || a.target.localeCompare(b.target));
+  const keep = new Set<string>();
+  const kept = [];
+  for (const e of edges) {
+    if (kept.length >= MAX_EDGES) break;
+    const extra = (keep.has(e.source) ? 0 : 1) + (keep.has(e.target) ? 0 : 1);
+    if (keep.size + extra > MAX_NODES) continue;
+    keep.add(e.source); keep.add(e.target);
+    kept.push(e);
+  }
+  return { graph: { ...g, nodes: g.nodes.filter((n) => keep.has(n.id)), edges: kept }, cut: true };
+}
+
+async function renderMap(s: Summary): Promise<void> {
+  const key = graphQuery(state).toString();
+  if (key !== graphKey || graph === null) {
+    graphAbort?.abort();
+    const ctl = (graphAbort = new AbortController());
+    showStatus(mapStatus, 'Loading the map…');
+    mapArea.classed('has-status', true);
+    let g: Graph;
+    try {
+      g = await api.graph(graphQuery(state), ctl.signal);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      graph = null;
+      showError(err);
+      return;
+    }
+    graph = g;
+    graphKey = key;
+    const { graph: drawn, cut } = trim(g);
+    notice.attr('hidden', cut ? null : '').text(cut
+      ? `This graph has ${g.nodes.length.toLocaleString('en')} nodes and ${g.edges.length.toLocaleString('en')} edges; the map shows the busiest ${drawn.edges.length.toLocaleString('en')} edges. Narrow it with the filters.`
+      : '');
+    map.draw(drawn, computeLayout(drawn));
+    const kinds = NODE_KINDS.filter((k) => drawn.nodes.some((n) => n.kind === k)) as NodeKind[];
+    renderLegend(legend, kinds.length ? kinds : ['workload']);
+    renderToolbar(toolbar, state, s, g.nodes.map((n) => n.id), toolbarEvents);
+  }
+  const g = graph;
+  if (s.counts.call_rows === 0) {
+    showStatus(mapStatus, 'No calls recorded yet', [
+      'This store is empty. Record some traffic, then reload:',
+      'tcpdump -i any -U -w - | trustmap collect pcap --db STORE -',
+      'or try the demo: trustmap demo',
+    ]);
+    mapArea.classed('has-status', true);
+  } else if (g.nodes.length === 0) {
+    showStatus(mapStatus, 'Nothing matches these filters', ['No calls in this window with this namespace, protocol and security selection.'],
+      { label: 'Clear the filters', run: () => setState({ ...DEFAULT_STATE, view: 'map' }) });
+    mapArea.classed('has-status', true);
+  } else {
+    mapStatus.attr('hidden', '');
+    mapArea.classed('has-status', false);
+  }
+  map.highlight(state.node);
+}
+
+async function renderSidePanel(s: Summary): Promise<void> {
+  panelAbort?.abort();
+  if (state.node === null || state.view !== 'map') {
+    clear(panel).attr('hidden', '');
+    main.classed('with-panel', false);
+    return;
+  }
+  main.classed('with-panel', true);
+  const ctl = (panelAbort = new AbortController());
+  await renderPanel(panel, state.node, windowQuery(state), s, {
+    close: () => setState({ node: null }),
+    focus: (id) => { setState({ node: id }); map.focus(id); },
+  }, ctl.signal);
+}
+
+async function renderReadinessView(s: Summary): Promise<void> {
+  clear(readinessArea);
+  if (!s.features.readiness) {
+    showStatus(readinessArea, 'The readiness check is not available in this build yet.');
+    return;
+  }
+  showStatus(readinessArea, 'Checking readiness…');
+  try {
+    const report = await api.readiness(windowQuery(state));
+    if (state.view !== 'readiness') return;
+    if (report.namespaces.length === 0) {
+      showStatus(readinessArea, 'No workloads to judge', ['Readiness needs calls between workloads; this store or window has none.']);
+      return;
+    }
+    renderReadiness(readinessArea, report, state.sort, {
+      openWorkload: (id) => { setState({ view: 'map', node: id }); setTimeout(() => map.focus(id), 0); },
+      openNamespace: (ns) => setState({ view: 'map', namespaces: [ns], node: null }),
+      sort: (sort) => setState({ sort }, false),
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.kind === 'unauthorized') { location.assign('/login'); return; }
+    showStatus(readinessArea, 'Could not check readiness', [err instanceof Error ? err.message : String(err)]);
+  }
+}
+
+const toolbarEvents = {
+  change: (patch: Partial<ViewState>) => setState(patch),
+  search: (text: string) => {
+    const t = text.trim().toLowerCase();
+    if (!t || !graph) return;
+    const hit = graph.nodes.find((n) => n.id.toLowerCase() === t) ?? graph.nodes.find((n) => n.name.toLowerCase() === t)
+      ?? graph.nodes.find((n) => n.id.toLowerCase().includes(t));
+    if (!hit) { notice.attr('hidden', null).text(`No node matches "${text}" in this view.`); return; }
+    notice.attr('hidden', '');
+    setState({ node: hit.id });
+    map.focus(hit.id);
+  },
+  fit: () => map.fit(),
+  exportSvg: () => {
+    const { text } = map.exportSvg();
+    download('trustmap-map.svg', new Blob([text], { type: 'image/svg+xml' }));
+  },
+  exportPng: () => { void exportPng(); },
+};
+
+/** Rasterises the exported SVG (loaded as a data: image, which the CSP allows) onto a canvas. */
+async function exportPng(): Promise<void> {
+  const { text, width, height } = map.exportSvg();
+  const img = new Image();
+  img.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(text)}`;
+  await img.decode();
+  const scale = Math.min(2, 16000 / Math.max(width, height));
+  const canvas = document.createElement('canvas');
+  canvas.width = Math.round(width * scale);
+  canvas.height = Math.round(height * scale);
+  const ctx = canvas.getContext('2d')!;
+  ctx.scale(scale, scale);
+  ctx.drawImage(img, 0, 0, width, height);
+  const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, 'image/png'));
+  if (blob) download('trustmap-map.png', blob);
+}
+
+async function render(): Promise<void> {
+  nav.selectAll('a').classed('current', function () { return (this as HTMLElement).classList.contains(`view-${state.view}`); });
+  const s = await loadSummary();
+  if (!s) return;
+  if (toolbar.selectAll('*').empty()) renderToolbar(toolbar, state, s, [], toolbarEvents);
+  const isMap = state.view === 'map';
+  mapArea.attr('hidden', isMap ? null : '');
+  toolbar.attr('hidden', isMap ? null : '');
+  readinessArea.attr('hidden', isMap ? '' : null);
+  if (isMap) {
+    await renderMap(s);
+    await renderSidePanel(s);
+  } else {
+    clear(panel).attr('hidden', '');
+    main.classed('with-panel', false);
+    await renderReadinessView(s);
+  }
+  document.body.dataset.ready = 'true';
+}
+
+void render();

@@ -1,0 +1,152 @@
+// The side panel for one node: who it is, its readiness verdict and blockers, the calls into and
+// out of it, and (for workloads) its proposed policy in every format with copy and download.
+import type { EdgeCall } from '../../analyzer/model.js';
+import type { NodeDetails, PeerCalls, Summary } from '../api/types.js';
+import { api, ApiError } from './api-client.js';
+import { add, clear, shortTime, table, type Sel } from './dom.js';
+
+export interface PanelEvents {
+  close(): void;
+  focus(id: string): void;
+}
+
+function securityCell(c: EdgeCall): (td: Sel) => void {
+  return (td) => {
+    add(td, 'span', `badge sec-${c.security}`, c.security);
+    if (c.credentials_in_plaintext) add(td, 'span', 'badge warn', 'credentials').attr('title', 'a credential travelled in plaintext');
+  };
+}
+
+function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events: PanelEvents, cls: string): void {
+  if (peers.length === 0) {
+    add(parent, 'p', 'muted', 'None in this window.');
+    return;
+  }
+  const rows = peers.flatMap((p) => p.calls.map((c) => [
+    (td: Sel) => { add(td, 'a', 'peer', p.peer).attr('href', '#').on('click', (ev: Event) => { ev.preventDefault(); events.focus(p.peer); }); },
+    c.method ?? '–',
+    c.path ?? (c.sni ? `SNI ${c.sni}` : '–'),
+    `${c.port}/${c.protocol}`,
+    String(c.count),
+    securityCell(c),
+    shortTime(c.last_seen),
+  ]));
+  table(parent, `calls ${cls}`, [peerHeading, 'method', 'path', 'port', 'count', 'security', 'last seen'], rows);
+}
+
+export async function renderPanel(host: Sel, id: string, window: URLSearchParams, summary: Summary, events: PanelEvents, signal: AbortSignal): Promise<void> {
+  clear(host).attr('hidden', null).attr('aria-busy', 'true');
+  const head = add(host, 'div', 'panel-head');
+  add(head, 'h2', 'panel-title', id);
+  add(head, 'button', 'close', '×').attr('type', 'button').attr('aria-label', 'close the panel').on('click', () => events.close());
+  const body = add(host, 'div', 'panel-body');
+  add(body, 'p', 'muted', 'Loading…');
+  let d: NodeDetails;
+  try {
+    d = await api.node(id, window, signal);
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') return;
+    clear(body);
+    add(body, 'p', 'error', err instanceof ApiError ? err.message : 'Could not load this node.');
+    host.attr('aria-busy', null);
+    return;
+  }
+  clear(body);
+  host.attr('aria-busy', null);
+  const n = d.node;
+  const facts = add(body, 'dl', 'facts');
+  const fact = (k: string, v: string | null) => { if (v) { add(facts, 'dt', undefined, k); add(facts, 'dd', undefined, v); } };
+  fact('kind', n.workload_kind ? `${n.kind} (${n.workload_kind})` : n.kind);
+  fact('namespace', n.namespace);
+  fact('service account', n.service_account);
+  fact('identity', n.spiffe);
+  fact('addresses', n.addresses.join(', '));
+  fact('not attributed because', n.reason);
+
+  const ready = add(body, 'section', 'readiness');
+  add(ready, 'h3', undefined, 'Strict mTLS readiness');
+  if (n.kind !== 'workload') {
+    add(ready, 'p', 'muted', 'Readiness is judged per workload.');
+  } else if (!d.features.readiness) {
+    add(ready, 'p', 'muted', 'The readiness check is not available in this build.');
+  } else if (d.readiness === null) {
+    add(ready, 'p', 'muted', 'No verdict for this workload in this window.');
+  } else {
+    const r = d.readiness;
+    const line = add(ready, 'p', 'verdict-line');
+    add(line, 'span', `verdict v-${r.verdict}`, r.verdict);
+    add(line, 'span', 'muted', ` ${r.coverage.calls} calls observed, ${shortTime(r.coverage.observed_from)} – ${shortTime(r.coverage.observed_to)}`);
+    if (r.blockers.length === 0) add(ready, 'p', undefined, 'No blockers.');
+    const list = add(ready, 'ul', 'blockers');
+    for (const b of r.blockers) {
+      const li = add(list, 'li');
+      add(li, 'span', 'badge blocker', b.kind);
+      add(li, 'span', undefined, ` ${b.detail}`);
+      if (b.sources.length) add(li, 'div', 'muted small', `from ${b.sources.join(', ')} · ${b.count} calls · last ${shortTime(b.last_seen)}`);
+    }
+  }
+
+  add(body, 'h3', undefined, `Inbound (${d.callers.length} callers)`);
+  callsTable(body, d.callers, 'caller', events, 'inbound');
+  add(body, 'h3', undefined, `Outbound (${d.callees.length} callees)`);
+  callsTable(body, d.callees, 'callee', events, 'outbound');
+
+  if (n.kind === 'workload') renderPolicies(body, n.id, summary, signal);
+}
+
+function renderPolicies(body: Sel, workload: string, summary: Summary, signal: AbortSignal): void {
+  const sec = add(body, 'section', 'policies');
+  add(sec, 'h3', undefined, 'Proposed policies');
+  const formats = summary.features.policy_formats;
+  if (!summary.features.policies || formats.length === 0) {
+    add(sec, 'p', 'muted', 'Policy proposals are not available in this build.');
+    return;
+  }
+  const tabs = add(sec, 'div', 'tabs').attr('role', 'tablist');
+  const pane = add(sec, 'div', 'tab-pane');
+  const show = async (format: string) => {
+    tabs.selectAll('button').attr('aria-selected', function () { return String((this as HTMLElement).dataset.format === format); });
+    clear(pane);
+    add(pane, 'p', 'muted', 'Loading…');
+    try {
+      const p = await api.workloadPolicy(format, workload, signal);
+      clear(pane);
+      for (const b of p.blockers) add(pane, 'p', 'warn-text', `Held back: ${b.reason} (callers: ${b.callers.join(', ') || 'none'})`);
+      if (p.yaml === null) { add(pane, 'p', 'muted', `No ${format} policy proposed for this workload.`); return; }
+      const yaml = p.yaml;
+      const bar = add(pane, 'div', 'actions');
+      const copy = add(bar, 'button', 'copy', 'Copy').attr('type', 'button');
+      copy.on('click', () => {
+        copyText(yaml).then((ok) => copy.text(ok ? 'Copied' : 'Copy failed'), () => copy.text('Copy failed'));
+      });
+      add(bar, 'a', 'button download', 'Download YAML').attr('href', api.policyDownloadUrl(format, workload)).attr('download', '');
+      add(pane, 'pre', 'yaml').text(yaml);
+    } catch (err) {
+      if ((err as Error).name === 'AbortError') return;
+      clear(pane);
+      add(pane, 'p', 'error', err instanceof ApiError ? err.message : 'Could not load the policy.');
+    }
+  };
+  for (const f of formats) {
+    add(tabs, 'button', 'tab', f).attr('type', 'button').attr('role', 'tab').attr('data-format', f).on('click', () => { void show(f); });
+  }
+  void show(formats[0]);
+}
+
+/** The Clipboard API needs a secure context (http://127.0.0.1 is one, a LAN address is not): fall back to a selection. */
+async function copyText(text: string): Promise<boolean> {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return true;
+  }
+  const ta = document.createElement('textarea');
+  ta.value = text;
+  ta.setAttribute('readonly', '');
+  ta.className = 'offscreen';
+  document.body.append(ta);
+  ta.select();
+  const ok = document.execCommand('copy');
+  ta.remove();
+  return ok;
+}
+
