@@ -2,6 +2,7 @@
 // The `trustmap` binary: picks the subcommand, runs it, and turns errors into one line and an
 // exit code (0 ok, 1 findings or failure, 2 usage or unreadable input). No stack traces for users;
 // TRUSTMAP_DEBUG=1 shows them.
+import { graph, graphDiff } from './analyzer/cli/graph.js';
 import { calls, captures, certs, collectPcap } from './collector/cli/commands.js';
 import type { Command, Io } from './collector/cli/command.js';
 import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
@@ -12,7 +13,9 @@ import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './col
 
 const VERSION = '0.1.0';
 
-const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS, serve];
+const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS,
+  // graph diff before graph: the dispatcher takes the first command whose words match.
+  graphDiff, graph, serve];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');

@@ -142,3 +142,40 @@ export interface ReadinessReport {
   verdict: Verdict;
   namespaces: NamespaceReadiness[];
 }
+
+// ---- graph diff (added with analyzer/diff.ts; additive) -----------------------------------------
+
+export const EDGE_CHANGE_KINDS = ['new', 'gone', 'security-changed'] as const;
+export type EdgeChangeKind = (typeof EDGE_CHANGE_KINDS)[number];
+
+/** One side of a changed edge, as its window saw it. */
+export interface EdgeSnapshot {
+  ports: number[];
+  protocols: Protocol[];
+  count: number;
+  security: SecurityMix;
+  security_counts: SecurityMix;
+  credentials_in_plaintext: boolean;
+  last_seen: string;
+}
+
+export interface EdgeChange {
+  change: EdgeChangeKind;
+  source: string;
+  target: string;
+  /** null for a new edge. */
+  before: EdgeSnapshot | null;
+  /** null for a gone edge. */
+  after: EdgeSnapshot | null;
+  /** What changed, one phrase each (e.g. "plaintext appeared (0% → 12.5%)"). */
+  reasons: string[];
+  /** The change weakens security: a new edge carrying plaintext, plaintext appearing, mTLS share dropping. */
+  is_worse: boolean;
+}
+
+export interface GraphDiff {
+  level: Level;
+  baseline: Graph['window'];
+  current: Graph['window'];
+  changes: EdgeChange[];
+}

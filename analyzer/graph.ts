@@ -1,0 +1,179 @@
+// The dependency graph: calls in the window → attributed at their own time → named passes →
+// one sorted, typed Graph (analyzer/model.ts, docs/graph.md). Like Kiali, nodes and edges are
+// sorted so the same store always prints the same bytes ("for predictable testing").
+import { z } from 'zod';
+import { AttributionIndex } from '../collector/identity/attribute.js';
+import type { CallSource, Protocol } from '../collector/model.js';
+import { iterateBucketCalls } from '../collector/store/analysis.js';
+import type { Db } from '../collector/store/db.js';
+import { LEVELS, type EdgeCall, type Graph, type GraphEdge, type GraphNode, type GraphQuery } from './model.js';
+import { attributeCalls } from './passes/identity.js';
+import { levelEnds, levelNode } from './passes/level.js';
+import { mergeSources } from './passes/merge.js';
+import { NodeTable, publicId } from './passes/nodes.js';
+import { addToMix, emptyMix, shares } from './passes/security.js';
+import { resolveServices } from './passes/services.js';
+import type { AttributedCall } from './passes/types.js';
+
+export const graphQuerySchema = z.object({
+  level: z.enum(LEVELS),
+  sinceMs: z.number().finite().optional(),
+  untilMs: z.number().finite().optional(),
+  namespaces: z.array(z.string().min(1)).optional(),
+  trustDomain: z.string().min(1).optional(),
+});
+
+export function buildGraph(db: Db, q: GraphQuery): Graph {
+  const query = graphQuerySchema.parse(q);
+  const index = AttributionIndex.fromDb(db, { trustDomain: query.trustDomain });
+  return graphWith(db, index, query);
+}
+
+/** The graph over an index already built (readiness builds one index for everything it asks). */
+export function graphWith(db: Db, index: AttributionIndex, q: GraphQuery): Graph {
+  const nodes = new NodeTable(index.workloads());
+  const attributed = attributeCalls(iterateBucketCalls(db, q), index, nodes);
+  resolveServices(attributed, index, nodes);
+  const calls = mergeSources(attributed);
+  const ends = levelEnds(calls, q.level, nodes);
+  return assemble(calls, ends, nodes, q);
+}
+
+interface EdgeAcc {
+  edge: GraphEdge;
+  firstMs: number;
+  lastMs: number;
+  calls: Map<string, { call: EdgeCall; firstMs: number; lastMs: number; sources: Set<CallSource> }>;
+  services: Set<string>;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function assemble(calls: AttributedCall[], ends: Array<{ source: string; target: string }>, nodes: NodeTable, q: GraphQuery): Graph {
+  // Level id → the workload-level node keys folded into it.
+  const members = new Map<string, Set<string>>();
+  const addMember = (id: string, key: string) => {
+    let s = members.get(id);
+    if (s === undefined) members.set(id, (s = new Set()));
+    s.add(key);
+  };
+  for (let i = 0; i < calls.length; i++) {
+    addMember(ends[i].source, calls[i].source);
+    addMember(ends[i].target, q.level === 'service' ? (calls[i].service ?? calls[i].target) : calls[i].target);
+  }
+  const levelNodes = new Map<string, GraphNode>();
+  for (const [id, keys] of members) {
+    const n = levelNode(id, q.level, [...keys].map((k) => nodes.byKey.get(k)!));
+    const addrs = new Set<string>();
+    for (const k of keys) for (const a of nodes.addresses.get(k) ?? []) addrs.add(a);
+    n.addresses = [...addrs].sort(cmp);
+    levelNodes.set(id, n);
+  }
+  const wanted = q.namespaces !== undefined && q.namespaces.length > 0 ? new Set(q.namespaces) : null;
+  const inScope = (id: string): boolean => {
+    const ns = levelNodes.get(id)?.namespace;
+    return ns != null && wanted!.has(ns);
+  };
+
+  const edges = new Map<string, EdgeAcc>();
+  let firstMs = Infinity, lastMs = -Infinity;
+  for (let i = 0; i < calls.length; i++) {
+    const { source, target } = ends[i];
+    if (wanted !== null && !inScope(source) && !inScope(target)) continue;
+    const c = calls[i];
+    const r = c.row;
+    const ek = `${source}\u0000${target}`;
+    let acc = edges.get(ek);
+    if (acc === undefined) {
+      acc = {
+        edge: {
+          source, target, ports: [], protocols: [], methods: [], paths: [], security: emptyMix(), security_counts: emptyMix(),
+          count: 0, connections: 0, bytes: 0, first_seen: '', last_seen: '', credentials_in_plaintext: false, services: [], calls: [],
+        },
+        firstMs: Infinity, lastMs: -Infinity, calls: new Map(), services: new Set(),
+      };
+      edges.set(ek, acc);
+    }
+    const e = acc.edge;
+    e.count += r.count;
+    e.connections += r.connections;
+    e.bytes += r.bytes;
+    addToMix(e.security_counts, r.security, r.count);
+    if (r.credentialsInPlaintext) e.credentials_in_plaintext = true;
+    if (c.service !== null) acc.services.add(publicId(c.service));
+    if (r.firstSeenMs < acc.firstMs) acc.firstMs = r.firstSeenMs;
+    if (r.lastSeenMs > acc.lastMs) acc.lastMs = r.lastSeenMs;
+    const ck = `${r.dstPort}\u0000${r.transport}\u0000${r.protocol}\u0000${r.method}\u0000${r.path}\u0000${r.host}\u0000${r.sni}\u0000${r.security}\u0000${c.isViaService ? 1 : 0}`;
+    let call = acc.calls.get(ck);
+    if (call === undefined) {
+      call = {
+        call: {
+          port: r.dstPort, transport: r.transport, protocol: r.protocol, method: r.method || null, path: r.path || null,
+          host: r.host || null, sni: r.sni || null, security: r.security, security_reason: r.securityReason || null,
+          count: 0, first_seen: '', last_seen: '', credentials_in_plaintext: false, via_service: c.isViaService, sources: [],
+        },
+        firstMs: Infinity, lastMs: -Infinity, sources: new Set(),
+      };
+      acc.calls.set(ck, call);
+    }
+    const ec = call.call;
+    ec.count += r.count;
+    if (r.credentialsInPlaintext) ec.credentials_in_plaintext = true;
+    // The first reason in code-unit order, so the output does not depend on row order.
+    if (r.securityReason !== '' && (ec.security_reason === null || r.securityReason < ec.security_reason)) ec.security_reason = r.securityReason;
+    if (r.firstSeenMs < call.firstMs) call.firstMs = r.firstSeenMs;
+    if (r.lastSeenMs > call.lastMs) call.lastMs = r.lastSeenMs;
+    for (const s of c.evidence) call.sources.add(s);
+  }
+
+  const outEdges: GraphEdge[] = [];
+  const used = new Set<string>();
+  for (const acc of edges.values()) {
+    const e = acc.edge;
+    e.first_seen = iso(acc.firstMs);
+    e.last_seen = iso(acc.lastMs);
+    e.security = shares(e.security_counts);
+    e.services = [...acc.services].sort(cmp);
+    const ports = new Set<number>(), protocols = new Set<Protocol>(), methods = new Set<string>(), paths = new Set<string>();
+    for (const { call, firstMs: f, lastMs: l, sources } of acc.calls.values()) {
+      call.first_seen = iso(f);
+      call.last_seen = iso(l);
+      call.sources = [...sources].sort(cmp);
+      e.calls.push(call);
+      ports.add(call.port);
+      protocols.add(call.protocol);
+      if (call.method !== null) methods.add(call.method);
+      if (call.path !== null) paths.add(call.path);
+    }
+    e.calls.sort(compareCalls);
+    e.ports = [...ports].sort((a, b) => a - b);
+    e.protocols = [...protocols].sort(cmp);
+    e.methods = [...methods].sort(cmp);
+    e.paths = [...paths].sort(cmp);
+    if (acc.firstMs < firstMs) firstMs = acc.firstMs;
+    if (acc.lastMs > lastMs) lastMs = acc.lastMs;
+    used.add(e.source);
+    used.add(e.target);
+    outEdges.push(e);
+  }
+  outEdges.sort((a, b) => cmp(a.source, b.source) || cmp(a.target, b.target));
+  const outNodes = [...used].sort(cmp).map((id) => levelNodes.get(id)!);
+  return {
+    level: q.level,
+    window: {
+      since: q.sinceMs !== undefined ? iso(q.sinceMs) : null,
+      until: q.untilMs !== undefined ? iso(q.untilMs) : null,
+      first_seen: outEdges.length > 0 ? iso(firstMs) : null,
+      last_seen: outEdges.length > 0 ? iso(lastMs) : null,
+    },
+    nodes: outNodes,
+    edges: outEdges,
+  };
+}
+
+function compareCalls(a: EdgeCall, b: EdgeCall): number {
+  return a.port - b.port || cmp(a.transport, b.transport) || cmp(a.protocol, b.protocol) || cmp(a.method ?? '', b.method ?? '')
+    || cmp(a.path ?? '', b.path ?? '') || cmp(a.host ?? '', b.host ?? '') || cmp(a.sni ?? '', b.sni ?? '')
+    || cmp(a.security, b.security) || Number(a.via_service) - Number(b.via_service);
+}

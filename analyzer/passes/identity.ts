@@ -1,0 +1,23 @@
+// Pass 1, identity: who each end of a call was at the call's own time. Addresses are reused
+// (docs/identity.md), so every row is attributed at its first_seen, never at "now"; a row covers
+// at most one hour bucket, so a pod replaced within the window is split correctly.
+import type { AttributionIndex } from '../../collector/identity/attribute.js';
+import type { BucketCallRow } from '../../collector/store/analysis.js';
+import type { NodeTable } from './nodes.js';
+import type { AttributedCall } from './types.js';
+
+export function attributeCalls(rows: Iterable<BucketCallRow>, index: AttributionIndex, nodes: NodeTable): AttributedCall[] {
+  const out: AttributedCall[] = [];
+  for (const row of rows) {
+    const t = row.firstSeenMs;
+    out.push({
+      row,
+      source: nodes.intern(index.attribute(row.srcIp, t), row.srcIp),
+      target: nodes.intern(index.attribute(row.dstIp, t), row.dstIp),
+      service: null,
+      isViaService: false,
+      evidence: [row.source],
+    });
+  }
+  return out;
+}
