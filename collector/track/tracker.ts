@@ -618,14 +618,14 @@ export class Tracker {
       const isDns = this.isDns[c] === 1;
       row = isDns
         ? this.rowFor(c, null, first, 'dns', '', '', '', '', '', 'plaintext', 'cleartext dns')
-        : this.rowFor(c, null, first, 'udp', '', '', '', '', '', 'unknown', '');
+        : this.rowFor(c, null, first, 'udp', '', '', '', '', '', 'unknown', 'unrecognised datagram');
       row.count += isDns ? (this.dnsQueries[c] > 0 ? this.dnsQueries[c] : this.dnsAnswers[c]) : 1;
     } else {
       const v = ex?.verdict;
       const protocol: Protocol = v?.protocol ?? 'tcp';
       row = v
         ? this.rowFor(c, ex, first, protocol, '', '', '', v.sni, v.alpn, v.security, v.securityReason)
-        : this.rowFor(c, ex, first, protocol, '', '', '', '', '', 'unknown', '');
+        : this.rowFor(c, ex, first, protocol, '', '', '', '', '', 'unknown', 'no payload classified');
       row.count += protocol === 'dns' && ex ? (ex.dnsQueries > 0 ? ex.dnsQueries : ex.dnsResponses) : 1;
     }
     row.connections++;

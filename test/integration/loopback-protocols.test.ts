@@ -223,7 +223,7 @@ describe('loopback capture of HTTP/1.1, h2c, gRPC, TLS 1.2 mTLS and TLS 1.3', { 
     const st = (s: Partial<typeof none>): typeof none => ({ ...none, ...s });
     const http = { security: 'plaintext', reason: 'cleartext http/1', sni: null, alpn: null };
     const tls = { protocol: 'tls', method: null, path: null, host: null, creds: false, status: none };
-    // The h2c rows' security_reason is asserted in its own (todo) test below.
+    // The h2c rows' security_reason is asserted in its own test below.
     const h2c = { security: 'plaintext', sni: null, alpn: null, creds: false };
     const expected = [
       { to: 'http1', protocol: 'http', method: 'GET', path: '/api/products/{id}', host: host('http1'), ...http, creds: true, count: 2, conns: 1, status: st({ '2xx': 2 }) },
@@ -247,7 +247,7 @@ describe('loopback capture of HTTP/1.1, h2c, gRPC, TLS 1.2 mTLS and TLS 1.3', { 
     }
   });
 
-  test('h2c requests carry the documented reason "cleartext h2c"', { todo: 'collector records "cleartext http/2" for every HTTP/2 request (track/tracker.ts onRequest); docs/inspection.md and the inspector say "cleartext h2c"' }, () => {
+  test('h2c requests carry the documented reason "cleartext h2c"', () => {
     const reasons = views.filter((v) => v.to === 'h2c').map((v) => v.reason);
     assert.deepEqual(reasons, ['cleartext h2c', 'cleartext h2c', 'cleartext h2c']);
   });
