@@ -25,7 +25,10 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
   const rows = peers.flatMap((p) => p.calls.map((c) => [
     (td: Sel) => { add(td, 'a', 'peer', p.peer).attr('href', '#').on('click', (ev: Event) => { ev.preventDefault(); events.focus(p.peer); }); },
     c.method ?? '–',
-    c.path ?? (c.sni ? `SNI ${c.sni}` : '–'),
+    (td: Sel) => {
+      td.text(c.path ?? (c.sni ? `SNI ${c.sni}` : '–'));
+      if (c.host) add(td, 'div', 'muted small host', `host ${c.host}`);
+    },
     `${c.port}/${c.protocol}`,
     String(c.count),
     securityCell(c),

@@ -74,12 +74,11 @@ export function toSearch(s: ViewState): string {
 
 /** The /api/graph parameters of a state. */
 export function graphQuery(s: ViewState): URLSearchParams {
-  const p = new URLSearchParams({ level: s.level });
-  if (s.namespaces.length) p.set('namespace', s.namespaces.join(','));
-  if (s.protocols.length) p.set('protocol', s.protocols.join(','));
-  if (s.securities.length) p.set('security', s.securities.join(','));
-  if (s.since) p.set('since', s.since);
-  if (s.until) p.set('until', s.until);
+  const p = windowQuery(s);
+  p.set('level', s.level);
+  for (const [key, list] of [['namespace', s.namespaces], ['protocol', s.protocols], ['security', s.securities]] as const) {
+    if (list.length) p.set(key, list.join(','));
+  }
   if (s.hideInfra) p.set('hide_infra', 'true');
   return p;
 }
