@@ -3,19 +3,24 @@
 // the URL, the readiness page lists blocked namespaces, traffic-derived HTML stays text, and the
 // CSP stops inline script. Every wait is bounded; browsers and servers close in finally blocks.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { BIN, runCli } from '../helpers/cli.js';
+import { log } from '../../collector/log.js';
+import { openStore } from '../../collector/store/db.js';
+import { storeAnalysis } from '../../ui/api/analysis.js';
+import { startServer } from '../../ui/server.js';
+import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const DEMO = new URL('../testbed/demo/', import.meta.url).pathname;
+// Request logs would drown the test output.
+log.level = 'warn';
+
 const noBrowser = existsSync(CHROMIUM) ? false : `needs Chromium at ${CHROMIUM} (apt-get install -y chromium; .ci/run installs it)`;
 
 /** Ingests through the CLI, as a user would. */
@@ -28,40 +33,31 @@ function store(inputs: Array<['collect' | 'inventory', string]>): string {
   return db;
 }
 
-interface Server { child: ChildProcess; url: string }
+interface Server { url: string; close(): Promise<void> }
 
-async function startServe(db: string): Promise<Server> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', db, '--port', '0', '--min-window', '5s'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '' } });
-  let out = '', err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /trustmap UI: (\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
-  });
-  return { child, url };
+/** The UI server in this process (the binary's own start-up is covered by test/integration/ui-api.test.ts). */
+async function startServe(file: string): Promise<Server> {
+  const db = openStore(file, { readonly: true });
+  const running = await startServer({ db, analysis: storeAnalysis, host: '127.0.0.1', port: 0, token: null, minWindowMs: 5000 });
+  return { url: running.url, close: async () => { await running.close(); db.close(); } };
 }
 
-async function stopServe(s: Server | undefined): Promise<void> {
-  if (!s || s.child.exitCode !== null) return;
-  s.child.kill('SIGTERM');
-  await once(s.child, 'exit');
-}
-
-/** A page that records what must not happen: script errors, console errors, dialogs. */
-async function watchedPage(browser: Browser): Promise<{ page: Page; problems: string[] }> {
+/**
+ * Runs `fn` on a fresh page that records what must not happen (script errors, console errors and
+ * warnings, dialogs) and closes it afterwards; `fn` gets the list to assert on.
+ */
+async function withPage(browser: Browser, fn: (page: Page, problems: string[]) => Promise<void>): Promise<void> {
   const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
   page.setDefaultTimeout(10_000);
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`); });
   page.on('dialog', (d) => { problems.push(`dialog: ${d.message()}`); void d.dismiss(); });
-  return { page, problems };
+  try {
+    await fn(page, problems);
+  } finally {
+    await page.close();
+  }
 }
 
 async function ready(page: Page, url: string): Promise<void> {
@@ -80,12 +76,11 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
   });
   after(async () => {
     await browser?.close();
-    await stopServe(demo);
+    await demo?.close();
   });
 
   it('draws the demo: as many nodes as the API returns, with labelled namespace boxes and a legend', async () => {
-    const { page, problems } = await watchedPage(browser!);
-    try {
+    await withPage(browser!, async (page, problems) => {
       await ready(page, demo!.url);
       const api = (await (await fetch(new URL('/api/graph', demo!.url))).json()) as { nodes: Array<{ id: string }>; edges: unknown[] };
       assert.ok(api.nodes.length > 10);
@@ -95,14 +90,11 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       for (const ns of ['shop', 'payments', 'legacy']) assert.ok(boxes.includes(ns), `${ns} in ${boxes.join(', ')}`);
       assert.match(await page.locator('.legend').textContent() ?? '', /mutual TLS.*plaintext/s);
       assert.deepEqual(problems, []);
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   it('clicking a node opens its callers and calls; the selection is in the URL', async () => {
-    const { page, problems } = await watchedPage(browser!);
-    try {
+    await withPage(browser!, async (page, problems) => {
       await ready(page, demo!.url);
       await page.locator('svg.map g.node[data-id="shop/frontend"]').click();
       const panel = page.locator('aside.panel');
@@ -116,19 +108,16 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       await panel.locator('table.inbound').waitFor();
       assert.equal(await panel.locator('.panel-title').textContent(), 'shop/frontend');
       assert.deepEqual(problems, []);
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   it('a filter changes what is drawn, to what the API returns for it, and survives a reload', async () => {
-    const { page, problems } = await watchedPage(browser!);
-    try {
+    await withPage(browser!, async (page, problems) => {
       await ready(page, demo!.url);
       const before = await nodeCount(page);
       assert.equal(await page.locator('g.node[data-id="node:tm-node-1"]').count(), 1);
       await page.locator('input[name="hide-infra"]').check();
-      await page.waitForFunction((n) => document.querySelectorAll('svg.map g.node').length !== n, before);
+      await page.waitForFunction(`document.querySelectorAll('svg.map g.node').length !== ${before}`);
       const lean = (await (await fetch(new URL('/api/graph?hide_infra=true', demo!.url))).json()) as { nodes: unknown[] };
       assert.equal(await nodeCount(page), lean.nodes.length);
       assert.equal(await page.locator('g.node[data-id="node:tm-node-1"]').count(), 0, 'kubelet probes hidden');
@@ -138,19 +127,16 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       assert.equal(await nodeCount(page), lean.nodes.length);
       assert.ok(await page.locator('input[name="hide-infra"]').isChecked());
       assert.deepEqual(problems, []);
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   it('the readiness page lists the blocked namespaces and links into the map', async (t) => {
     const summary = (await (await fetch(new URL('/api/summary', demo!.url))).json()) as { features: { readiness: boolean } };
     if (!summary.features.readiness) { t.skip('the readiness check (analyzer/readiness.ts) is not there yet'); return; }
-    const { page, problems } = await watchedPage(browser!);
-    try {
+    await withPage(browser!, async (page, problems) => {
       await ready(page, new URL('/?view=readiness', demo!.url).href);
       await page.locator('table.ns-readiness').waitFor();
-      const blocked = await page.locator('table.ns-readiness tr[data-verdict="blocked"]').evaluateAll((rows) => rows.map((r) => (r as HTMLElement).dataset.namespace));
+      const blocked = await page.locator('table.ns-readiness tr[data-verdict="blocked"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-namespace')));
       const report = (await (await fetch(new URL('/api/readiness', demo!.url))).json()) as { namespaces: Array<{ namespace: string; verdict: string }> };
       const want = report.namespaces.filter((n) => n.verdict === 'blocked').map((n) => n.namespace).sort();
       assert.ok(want.length > 0, 'the demo has blocked namespaces');
@@ -161,14 +147,11 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       await page.locator('aside.panel .panel-title').waitFor();
       assert.match(page.url(), /node=/);
       assert.deepEqual(problems, []);
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   it('exports the map as SVG and PNG', async () => {
-    const { page, problems } = await watchedPage(browser!);
-    try {
+    await withPage(browser!, async (page, problems) => {
       await ready(page, demo!.url);
       const [svg] = await Promise.all([page.waitForEvent('download'), page.locator('button[name="export-svg"]').click()]);
       const svgText = readFileSync((await svg.path())!, 'utf8');
@@ -177,17 +160,15 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       const [png] = await Promise.all([page.waitForEvent('download'), page.locator('button[name="export-png"]').click()]);
       assert.equal(readFileSync((await png.path())!).subarray(1, 4).toString('latin1'), 'PNG');
       assert.deepEqual(problems, []);
-    } finally {
-      await page.close();
-    }
+    });
   });
 
   it('the CSP blocks inline script', async () => {
-    const { page } = await watchedPage(browser!);
-    try {
+    // The refused script logs a console error by design: this page's problems are not asserted.
+    await withPage(browser!, async (page) => {
       await ready(page, demo!.url);
-      const r = await page.evaluate(async () => {
-        const w = window as unknown as { __ran?: number };
+      // A string, not a function: this file compiles without the DOM library.
+      const r = await page.evaluate(`(async () => {
         let violated = '';
         document.addEventListener('securitypolicyviolation', (e) => { violated = e.violatedDirective; });
         const s = document.createElement('script');
@@ -197,13 +178,11 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
         div.innerHTML = '<img src="x" onerror="window.__ran = 2">';
         document.body.append(div);
         await new Promise((done) => setTimeout(done, 300));
-        return { ran: w.__ran ?? null, violated };
-      });
+        return { ran: window.__ran ?? null, violated };
+      })()`) as { ran: number | null; violated: string };
       assert.equal(r.ran, null);
       assert.match(r.violated, /^script-src/);
-    } finally {
-      await page.close();
-    }
+    });
   });
 });
 
@@ -223,24 +202,24 @@ describe('traffic-derived HTML in Chromium', { skip: noBrowser, timeout: 120_000
     const s = await startServe(store([['collect', capture]]));
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
     try {
-      const { page, problems } = await watchedPage(browser);
-      await ready(page, s.url);
-      const g = (await (await fetch(new URL('/api/graph', s.url))).json()) as { nodes: Array<{ id: string }>; edges: Array<{ target: string; calls: Array<{ path: string; host: string }> }> };
-      const call = g.edges[0].calls[0];
-      assert.ok(call.path.includes('<img') && call.host === HOST, JSON.stringify(call));
-      await page.locator(`svg.map g.node[data-id="${g.edges[0].target}"]`).click();
-      const panel = page.locator('aside.panel table.inbound');
-      await panel.waitFor();
-      assert.ok((await panel.textContent())!.includes(call.path), 'the path shows as literal text');
-      assert.ok((await panel.textContent())!.includes(`host ${HOST}`), 'the Host header shows as literal text');
-      assert.equal(await page.locator('aside.panel img, aside.panel svg[onload], aside.panel script').count(), 0);
-      await page.locator('svg.map path.edge').first().hover({ force: true });
-      await page.waitForTimeout(300);
-      assert.deepEqual(problems, []);
-      await page.close();
+      await withPage(browser, async (page, problems) => {
+        await ready(page, s.url);
+        const g = (await (await fetch(new URL('/api/graph', s.url))).json()) as { edges: Array<{ target: string; calls: Array<{ path: string; host: string }> }> };
+        const call = g.edges[0].calls[0];
+        assert.ok(call.path.includes('<img') && call.host === HOST, JSON.stringify(call));
+        await page.locator(`svg.map g.node[data-id="${g.edges[0].target}"]`).click();
+        const panel = page.locator('aside.panel table.inbound');
+        await panel.waitFor();
+        assert.ok((await panel.textContent())!.includes(call.path), 'the path shows as literal text');
+        assert.ok((await panel.textContent())!.includes(`host ${HOST}`), 'the Host header shows as literal text');
+        assert.equal(await page.locator('aside.panel img, aside.panel svg[onload], aside.panel script').count(), 0);
+        await page.locator('svg.map path.edge').first().hover({ force: true });
+        await page.waitForTimeout(300);
+        assert.deepEqual(problems, []);
+      });
     } finally {
       await browser.close();
-      await stopServe(s);
+      await s.close();
     }
   });
 });

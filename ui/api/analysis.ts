@@ -3,7 +3,7 @@
 // No analysis happens in ui/: this file only names and forwards.
 import type { Graph, GraphQuery, ReadinessReport } from '../../analyzer/model.js';
 import type { Db } from '../../collector/store/db.js';
-import { interimBuildGraph } from './interim-graph.js';
+import { buildGraph } from '../../analyzer/graph.js';
 
 export interface ReadinessOptions {
   namespaces?: string[];
@@ -45,7 +45,7 @@ export interface Analysis {
 /** The analyzer as `trustmap serve` uses it. */
 export const storeAnalysis: Analysis = {
   policyFormats: [],
-  buildGraph: interimBuildGraph,
+  buildGraph,
   checkReadiness: null,
   proposePolicies: null,
 };
