@@ -3,6 +3,7 @@
 // exit code (0 ok, 1 findings or failure, 2 usage or unreadable input). No stack traces for users;
 // TRUSTMAP_DEBUG=1 shows them.
 import { graph, graphDiff } from './analyzer/cli/graph.js';
+import { readiness } from './analyzer/cli/readiness.js';
 import { calls, captures, certs, collectPcap } from './collector/cli/commands.js';
 import type { Command, Io } from './collector/cli/command.js';
 import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
@@ -15,7 +16,7 @@ const VERSION = '0.1.0';
 
 const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS,
   // graph diff before graph: the dispatcher takes the first command whose words match.
-  graphDiff, graph, serve];
+  graphDiff, graph, readiness, serve];
 
 function overview(): string {
   const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');

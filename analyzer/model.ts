@@ -130,6 +130,9 @@ export interface WorkloadReadiness {
   verdict: Verdict;
   coverage: Coverage;
   blockers: Blocker[];
+  /** Added with analyzer/readiness.ts: findings that do not block STRICT (probes and scrapes on
+   *  Istio's agent ports, UDP), named so nobody is surprised (docs/readiness.md). */
+  warnings?: Blocker[];
 }
 
 export interface NamespaceReadiness {
@@ -141,6 +144,17 @@ export interface NamespaceReadiness {
 export interface ReadinessReport {
   verdict: Verdict;
   namespaces: NamespaceReadiness[];
+  /** Added with analyzer/readiness.ts: what was looked at (the query and the calls found in it). */
+  window?: ReadinessWindow;
+}
+
+export interface ReadinessWindow {
+  since: string | null;
+  until: string | null;
+  first_seen: string | null;
+  last_seen: string | null;
+  /** The observation window readiness asked for, milliseconds. */
+  min_window_ms: number;
 }
 
 // ---- graph diff (added with analyzer/diff.ts; additive) -----------------------------------------
