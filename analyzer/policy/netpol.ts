@@ -1,0 +1,114 @@
+// Kubernetes NetworkPolicy (networking.k8s.io/v1): per workload one policy selecting its pods,
+// ingress from the observed callers (pod + namespace selector in ONE peer, which ANDs them;
+// /32 ipBlocks for nodes and external peers), egress to the observed callees plus DNS to the
+// cluster's DNS pods, and a default-deny per namespace. L4 only: methods and paths cannot be said.
+import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
+import {
+  describeEvidence, dnsClientEntries, edgeOps, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
+  skipBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
+} from './shared.js';
+
+const API = 'networking.k8s.io/v1';
+const NS_LABEL = 'kubernetes.io/metadata.name';
+
+function peerObjects(p: L3Peer): object[] {
+  if (p.kind === 'cidr') return p.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
+  // One list item with both selectors: pods with these labels IN that namespace. Two items
+  // would mean "these pods OR anything in that namespace".
+  return [{ podSelector: { matchLabels: p.labels }, namespaceSelector: { matchLabels: { [NS_LABEL]: p.namespace } } }];
+}
+
+function ports(ops: Op[]): object[] | null {
+  const list = ops.filter((o) => o.port !== null).map((o) => ({ protocol: o.transport === 'udp' ? 'UDP' : 'TCP', port: o.port! }));
+  return list.length > 0 ? list : null;
+}
+
+function rules(groups: Array<RuleGroup<L3Peer>>, dir: 'from' | 'to', comments: string[], label: string): object[] {
+  const out: object[] = [];
+  for (const g of groups) {
+    const peers = g.peers.flatMap(peerObjects);
+    if (peers.length === 0) continue;
+    const p = ports(g.ops);
+    out.push(p === null ? { [dir]: peers } : { [dir]: peers, ports: p });
+    const nodes = g.peers.some((x) => x.kind === 'cidr' && x.isNode);
+    comments.push(`${label} ${out.length}: ${describeEvidence(g.evidence)}${nodes ? ' (node address: kubelet probes and host-network peers come from it)' : ''}`);
+  }
+  return out;
+}
+
+export const netpol: PolicyGenerator = {
+  name: 'netpol',
+  generate(graph, ctx, opts: PolicyOptions): GeneratorOutput {
+    const objects: ProposedObject[] = [];
+    const blockers: PolicyBlocker[] = [];
+    const g = l4Granularity(opts.granularity);
+    const namespaces = new Set<string>();
+    const hasDns = ctx.dns.length > 0;
+    const types = hasDns ? ['Ingress', 'Egress'] : ['Ingress'];
+
+    const views = workloadViews(graph, opts.namespaces);
+    for (const v of views) {
+      const id = v.node.id;
+      const labels = selectorLabels(v.node);
+      const self = l3Peer(v.node);
+      if (labels === null || self.kind !== 'pod') {
+        blockers.push({ workload: id, callers: v.inbound.map((i) => i.source.id), reason: 'no valid pod labels to select this workload by (an empty podSelector would select every pod of the namespace)' });
+        continue;
+      }
+      const ns = self.namespace;
+      namespaces.add(ns);
+      const comments = [`trustmap: network access of ${id} (NetworkPolicy, L4: ports only)`];
+      const inEntries: Array<PeerEntry<L3Peer>> = [];
+      for (const { edge, source } of v.inbound) {
+        const { ops, skips, evidence } = edgeOps(edge, g);
+        blockers.push(...skipBlockers(id, source.id, skips));
+        const p = l3Peer(source);
+        if (p.kind === 'blocked') blockers.push({ workload: id, callers: [source.id], reason: p.reason });
+        else inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
+      }
+      inEntries.push(...(hasDns ? dnsClientEntries(v, views, ctx.dns) : []));
+      const outEntries: Array<PeerEntry<L3Peer>> = [];
+      for (const { edge, target } of v.outbound) {
+        // DNS to the DNS pods is allowed by the rule below, observed or not.
+        if (hasDns && isDnsTarget(target, ctx.dns)) continue;
+        const { ops, skips, evidence } = edgeOps(edge, g);
+        blockers.push(...skipBlockers(id, target.id, skips.map((s) => ({ ...s, reason: `egress: ${s.reason}` }))));
+        const p = l3Peer(target);
+        if (p.kind === 'blocked') blockers.push({ workload: id, callers: [target.id], reason: `egress blocked: ${p.reason}` });
+        else outEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence: { ...evidence, callers: [target.id] } });
+      }
+      const ingress = rules(groupPeers(inEntries), 'from', comments, 'ingress rule');
+      const egress = rules(groupPeers(outEntries), 'to', comments, 'egress rule');
+      if (hasDns) {
+        for (const d of ctx.dns) {
+          egress.push({
+            to: [{ podSelector: { matchLabels: d.labels }, namespaceSelector: { matchLabels: { [NS_LABEL]: d.namespace } } }],
+            ports: d.ports.flatMap((port) => [{ protocol: 'UDP', port }, { protocol: 'TCP', port }]),
+          });
+          comments.push(`egress rule ${egress.length}: DNS to the cluster's DNS pods in ${d.namespace} (labels from the inventory), UDP and TCP (truncated answers retry over TCP)`);
+        }
+      } else {
+        blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress is left open; load an inventory' });
+      }
+      for (const b of mergeBlockers(blockers.filter((b) => b.workload === id))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      const spec: Record<string, unknown> = { podSelector: { matchLabels: labels }, policyTypes: types };
+      if (ingress.length > 0) spec.ingress = ingress;
+      if (hasDns && egress.length > 0) spec.egress = egress;
+      if (opts.dryRun) comments.push('--dry-run: NetworkPolicy has no audit mode; check with kubectl apply --dry-run=server and your CNI\'s policy logs');
+      objects.push({ namespace: ns, workload: id, comments, object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } });
+    }
+    for (const ns of [...namespaces].sort()) {
+      if (SYSTEM_NAMESPACES.has(ns) && !(opts.namespaces ?? []).includes(ns)) continue;
+      objects.push({
+        namespace: ns, workload: null,
+        comments: [
+          `trustmap: default deny for namespace ${ns}: selects every pod here and allows nothing;`,
+          'only the per-workload policies above let traffic in (and out). Workloads not observed get nothing: apply with care.',
+          ...(hasDns ? [] : ['Ingress only: the DNS pods are unknown, so egress is not restricted.']),
+        ],
+        object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: ns }, spec: { podSelector: {}, policyTypes: types } },
+      });
+    }
+    return { objects, blockers: mergeBlockers(blockers) };
+  },
+};

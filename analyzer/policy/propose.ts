@@ -1,0 +1,62 @@
+// proposePolicies(db, opts): what the CLI and the UI call. Reads the graph at workload level and
+// the cluster's DNS servers from the inventory, then hands both to the format's generator.
+import { z } from 'zod';
+import { AttributionIndex, DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
+import type { Db } from '../../collector/store/db.js';
+import { buildGraph } from '../graph.js';
+import type { Graph } from '../model.js';
+import { generatePolicies } from './generate.js';
+import { GRANULARITIES, POLICY_FORMATS, type DnsTarget, type GeneratorContext, type PolicyOptions, type PolicySet } from './model.js';
+import { selectorLabels } from './shared.js';
+
+export const policyOptionsSchema = z.object({
+  format: z.enum(POLICY_FORMATS),
+  granularity: z.enum(GRANULARITIES).default('path'),
+  trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/).default(DEFAULT_TRUST_DOMAIN),
+  istioVersion: z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'an Istio version is X.Y').default('1.26'),
+  dryRun: z.boolean().default(false),
+  namespaces: z.array(z.string().min(1)).optional(),
+  sinceMs: z.number().finite().optional(),
+  untilMs: z.number().finite().optional(),
+  allowByAddress: z.boolean().optional(),
+});
+
+/**
+ * The DNS servers: backends of every Service that serves port 53, with their labels as the
+ * inventory lists them (kube-dns is a convention, not a rule: the labels are read, not assumed),
+ * and the pod ports DNS is served on (numeric target ports, else 53).
+ */
+export function dnsTargets(index: AttributionIndex, graph: Graph): DnsTarget[] {
+  const workloads = new Map(index.workloads().map((w) => [`${w.namespace}/${w.name}`, w]));
+  const out = new Map<string, DnsTarget>();
+  for (const s of index.services()) {
+    const dnsPorts = s.ports.filter((p) => p.port === 53);
+    if (dnsPorts.length === 0) continue;
+    const ports = [...new Set(dnsPorts.map((p) => (typeof p.targetPort === 'number' ? p.targetPort : 53)))].sort((a, b) => a - b);
+    for (const b of s.backends) {
+      const w = workloads.get(`${b.namespace}/${b.name}`);
+      if (!w) continue;
+      out.set(`${b.namespace}/${b.name}`, { namespace: b.namespace, labels: w.labels, ports });
+    }
+  }
+  // Workloads that answered DNS in the window but sit behind no Service listed in the inventory.
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  for (const e of graph.edges) {
+    const t = byId.get(e.target);
+    if (!t || t.kind !== 'workload' || t.namespace === null || out.has(t.id)) continue;
+    const ports = [...new Set(e.calls.filter((c) => c.protocol === 'dns').map((c) => c.port))].sort((a, b) => a - b);
+    if (ports.length > 0) out.set(t.id, { namespace: t.namespace, labels: t.labels, ports });
+  }
+  return [...out.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([, d]) => d)
+    .filter((d) => selectorLabels({ id: '', kind: 'workload', namespace: d.namespace, name: '', workload_kind: null, service_account: null, spiffe: null, labels: d.labels, addresses: [], reason: null }) !== null);
+}
+
+export function proposePolicies(db: Db, options: PolicyOptions): PolicySet {
+  const opts = policyOptionsSchema.parse(options) as PolicyOptions;
+  const index = AttributionIndex.fromDb(db, { trustDomain: opts.trustDomain });
+  // The namespace filter is applied by the generators (to the protected workload), not the graph:
+  // a workload's egress rules need its callees in other namespaces too.
+  const graph = buildGraph(db, { level: 'workload', sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain });
+  const ctx: GeneratorContext = { dns: dnsTargets(index, graph), isStrictReady: () => null };
+  return generatePolicies(graph, ctx, opts);
+}

@@ -1,0 +1,431 @@
+// What every policy format needs from the graph: the calls into and out of each workload, reduced
+// to the operations a rule must allow at the requested granularity; callers grouped when they
+// would get the same rule; names and labels checked against Kubernetes' rules; comment text made
+// safe. The generators only map these to their format's fields.
+import { createHash } from 'node:crypto';
+import type { EdgeCall, Graph, GraphEdge, GraphNode } from '../model.js';
+import type { DnsTarget, Granularity, PolicyBlocker } from './model.js';
+
+// ---- text that ends up in YAML comments ----------------------------------------------------------
+
+/**
+ * One comment line. YAML 1.2 ends a comment at \n or \r (§5.4); YAML 1.1 parsers also at NEL, LS
+ * and PS. Every C0/C1 control, those line separators and the bidirectional overrides (which make
+ * a reviewer read something else than what is there, CVE-2021-42574) become U+FFFD.
+ */
+export function safeComment(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, '\uFFFD');
+}
+
+// ---- Kubernetes names and labels -----------------------------------------------------------------
+
+const hash8 = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 8);
+
+/**
+ * An object name: a DNS-1123 label (lowercase alphanumerics and '-', at most 63), which every
+ * kind here accepts. Parts that are not valid are rewritten and a hash of the original keeps
+ * two different inputs from colliding.
+ */
+export function k8sName(...parts: string[]): string {
+  const raw = parts.join('-');
+  const clean = raw.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/-+/g, '-').replace(/^-+|-+$/g, '');
+  if (clean === raw && clean.length > 0 && clean.length <= 63) return clean;
+  const base = clean.slice(0, 54).replace(/-+$/, '');
+  return base === '' ? `x-${hash8(raw)}` : `${base}-${hash8(raw)}`;
+}
+
+/** A Kubernetes namespace name (DNS-1123 label). */
+export const isNamespaceName = (s: string): boolean => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s);
+
+const NAME_PART = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Label key: optional DNS-subdomain prefix (≤ 253) + '/' + name (≤ 63). */
+export function isLabelKey(k: string): boolean {
+  const i = k.lastIndexOf('/');
+  if (i === -1) return NAME_PART.test(k);
+  const prefix = k.slice(0, i);
+  return prefix.length <= 253 && DNS_SUBDOMAIN.test(prefix) && NAME_PART.test(k.slice(i + 1));
+}
+
+/** Label value: empty, or ≤ 63 alphanumerics with '-', '_', '.' inside. */
+export const isLabelValue = (v: string): boolean => v === '' || NAME_PART.test(v);
+
+/** Labels a mesh injects into pods: selecting on them would miss pods before injection. */
+const INJECTED = /^(security\.istio\.io\/tlsMode|service\.istio\.io\/canonical-(name|revision)|linkerd\.io\/.*)$/;
+
+/**
+ * The labels a selector for this workload uses, or null when there are none that are valid:
+ * an empty selector would select every pod of the namespace, so the caller reports a blocker.
+ */
+export function selectorLabels(node: GraphNode): Record<string, string> | null {
+  const entries = Object.entries(node.labels).filter(([k, v]) => isLabelKey(k) && isLabelValue(v));
+  if (entries.length !== Object.keys(node.labels).length || entries.length === 0) return null;
+  const chosen = entries.filter(([k]) => !INJECTED.test(k));
+  const use = chosen.length > 0 ? chosen : entries;
+  return Object.fromEntries(use.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A selector's labels as one comparable string (callers with the same labels share a rule). */
+export const labelKey = (labels: Record<string, string>): string => JSON.stringify(Object.entries(labels));
+
+// ---- addresses ------------------------------------------------------------------------------------
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9a-fA-F:]+$/;
+
+/** A host CIDR (/32 or /128) for one address, or null when it is not an IP literal. */
+export function hostCidr(ip: string): string | null {
+  if (IPV4.test(ip)) return `${ip}/32`;
+  if (IPV6.test(ip) && ip.includes(':') && ip.length <= 39) return `${ip.toLowerCase()}/128`;
+  return null;
+}
+
+export const nodeCidrs = (n: GraphNode): string[] =>
+  [...new Set(n.addresses.map(hostCidr).filter((c): c is string => c !== null))].sort();
+
+// ---- who can present a mesh identity ---------------------------------------------------------------
+
+const MESH_LABELS: Array<[string, string | null]> = [['security.istio.io/tlsMode', 'istio'], ['linkerd.io/control-plane-ns', null]];
+
+/**
+ * A workload can present a mesh identity (an mTLS client certificate) when its pods carry a
+ * mesh's injection label, or when any of its own calls was seen in mTLS. Nodes, external and
+ * unattributed callers never can.
+ */
+export function meshedWorkloads(graph: Graph): Set<string> {
+  const out = new Set<string>();
+  for (const n of graph.nodes) {
+    if (n.kind !== 'workload') continue;
+    if (MESH_LABELS.some(([k, v]) => n.labels[k] !== undefined && (v === null || n.labels[k] === v))) out.add(n.id);
+  }
+  for (const e of graph.edges) if (e.security_counts.mtls > 0) out.add(e.source);
+  return out;
+}
+
+// ---- operations -----------------------------------------------------------------------------------
+
+/** What one rule allows on a destination: null fields are "any" at the chosen granularity. */
+export interface Op {
+  port: number | null;
+  transport: 'tcp' | 'udp';
+  method: string | null;
+  path: string | null;
+}
+
+/** Calls the generator could not express safely; they are left out and counted. */
+export interface Skip {
+  reason: string;
+  count: number;
+}
+
+const METHOD = /^[A-Z][A-Z0-9_-]{0,31}$/;
+/**
+ * A path a policy can carry as it is: starts with '/', printable ASCII without spaces, '?', '#'
+ * or '\\', at most 1,024 characters (Gateway API's limit on HTTPRoute path values). Anything else
+ * (U+FFFD from the collector, '…' from the length cap, control characters) is not a real route.
+ */
+export const isPolicyPath = (p: string): boolean => p.length <= 1024 && /^\/[\x21-\x7e]*$/.test(p) && !/[?#\\]/.test(p);
+
+export const opKey = (o: Op): string => `${o.port ?? ''}/${o.transport}/${o.method ?? ''}/${o.path ?? ''}`;
+
+function compareOps(a: Op, b: Op): number {
+  return (a.port ?? 0) - (b.port ?? 0) || a.transport.localeCompare(b.transport)
+    || (a.method ?? '').localeCompare(b.method ?? '') || (a.path ?? '').localeCompare(b.path ?? '');
+}
+
+/** The call as an operation at `g`, or a skip reason. */
+function toOp(c: EdgeCall, g: Granularity): Op | string {
+  if (g === 'workload') return { port: null, transport: 'tcp', method: null, path: null };
+  const port = c.port;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${String(port)} is not a port number`;
+  if (g === 'port' || c.method === null) return { port, transport: c.transport, method: null, path: null };
+  if (!METHOD.test(c.method)) return 'method is not an HTTP token';
+  if (g === 'method' || c.path === null) return { port, transport: c.transport, method: c.method, path: null };
+  if (!isPolicyPath(c.path)) return 'path cannot be written as a policy path (not starting with "/", spaces, control or non-ASCII characters)';
+  return { port, transport: c.transport, method: c.method, path: c.path };
+}
+
+/** Drops operations a wider one already allows (a port-only op covers its method/path ops). */
+function minimal(ops: Op[]): Op[] {
+  const keys = new Set(ops.map(opKey));
+  const covered = (o: Op) =>
+    (o.method !== null && keys.has(opKey({ ...o, method: null, path: null })))
+    || (o.path !== null && keys.has(opKey({ ...o, path: null })));
+  const out = new Map<string, Op>();
+  for (const o of ops) if (!covered(o)) out.set(opKey(o), o);
+  return [...out.values()].sort(compareOps);
+}
+
+export interface Evidence {
+  callers: string[];
+  count: number;
+  lastSeen: string;
+}
+
+export function mergeEvidence(a: Evidence | null, b: Evidence): Evidence {
+  if (a === null) return { callers: [...b.callers], count: b.count, lastSeen: b.lastSeen };
+  return {
+    callers: [...new Set([...a.callers, ...b.callers])].sort(),
+    count: a.count + b.count,
+    lastSeen: a.lastSeen > b.lastSeen ? a.lastSeen : b.lastSeen,
+  };
+}
+
+export const describeEvidence = (e: Evidence): string => (e.count === 0
+  ? `${e.callers.join(', ')}: not observed, allowed as infrastructure`
+  : `observed: ${e.callers.join(', ')}; ${e.count} call${e.count === 1 ? '' : 's'}; last seen ${e.lastSeen}`);
+
+/** An edge's calls as minimal operations, with what had to be left out. */
+export function edgeOps(edge: GraphEdge, g: Granularity, calls: EdgeCall[] = edge.calls): { ops: Op[]; skips: Skip[]; evidence: Evidence } {
+  const ops: Op[] = [];
+  const skips = new Map<string, number>();
+  let count = 0;
+  let last = '';
+  for (const c of calls) {
+    const o = toOp(c, g);
+    if (typeof o === 'string') { skips.set(o, (skips.get(o) ?? 0) + c.count); continue; }
+    ops.push(o);
+    count += c.count;
+    if (c.last_seen > last) last = c.last_seen;
+  }
+  return {
+    ops: minimal(ops),
+    skips: [...skips].map(([reason, n]) => ({ reason, count: n })).sort((a, b) => a.reason.localeCompare(b.reason)),
+    evidence: { callers: [edge.source], count, lastSeen: last === '' ? edge.last_seen : last },
+  };
+}
+
+// ---- grouping ---------------------------------------------------------------------------------------
+
+/** Callers that get the same rule: their peer descriptor is equal (key), and so are their ops. */
+export interface PeerEntry<P> {
+  key: string;
+  peer: P;
+  ops: Op[];
+  evidence: Evidence;
+}
+
+export interface RuleGroup<P> {
+  peers: P[];
+  ops: Op[];
+  evidence: Evidence;
+}
+
+/**
+ * Merges entries with the same peer key (two workloads with one service account are one
+ * principal), then groups peers whose operation sets are equal into one rule. Sorted by the
+ * first peer key, so output is stable.
+ */
+export function groupPeers<P>(entries: Array<PeerEntry<P>>): Array<RuleGroup<P>> {
+  const byPeer = new Map<string, PeerEntry<P>>();
+  for (const e of entries) {
+    const had = byPeer.get(e.key);
+    if (!had) byPeer.set(e.key, { ...e, ops: [...e.ops] });
+    else byPeer.set(e.key, { ...had, ops: minimal([...had.ops, ...e.ops]), evidence: mergeEvidence(had.evidence, e.evidence) });
+  }
+  const byOps = new Map<string, { keys: string[]; peers: P[]; ops: Op[]; evidence: Evidence | null }>();
+  for (const [key, e] of [...byPeer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    if (e.ops.length === 0) continue;
+    const k = e.ops.map(opKey).join('|');
+    const g = byOps.get(k) ?? { keys: [], peers: [], ops: e.ops, evidence: null };
+    g.keys.push(key);
+    g.peers.push(e.peer);
+    g.evidence = mergeEvidence(g.evidence, e.evidence);
+    byOps.set(k, g);
+  }
+  return [...byOps.values()]
+    .sort((a, b) => (a.keys[0] < b.keys[0] ? -1 : a.keys[0] > b.keys[0] ? 1 : 0))
+    .map((g) => ({ peers: g.peers, ops: g.ops, evidence: g.evidence! }));
+}
+
+/**
+ * Ports with their methods and paths, shaped for formats whose operation is a cross product
+ * (Istio's `ports × methods × paths`): paths with the same method set on a port share an
+ * entry, so the product never allows a method on a path it was not seen with.
+ */
+export interface PortOps {
+  port: number | null;
+  transport: 'tcp' | 'udp';
+  /** null: any method (and any path). */
+  methods: string[] | null;
+  /** null: any path. */
+  paths: string[] | null;
+}
+
+export function crossProductSafe(ops: Op[]): PortOps[] {
+  const out: PortOps[] = [];
+  const byPort = new Map<string, Op[]>();
+  for (const o of ops) {
+    const k = `${o.port ?? ''}/${o.transport}`;
+    byPort.set(k, [...(byPort.get(k) ?? []), o]);
+  }
+  for (const list of byPort.values()) {
+    const { port, transport } = list[0];
+    if (list.some((o) => o.method === null)) { out.push({ port, transport, methods: null, paths: null }); continue; }
+    // Methods allowed on any path of this port.
+    const anyPath = [...new Set(list.filter((o) => o.path === null).map((o) => o.method!))].sort();
+    if (anyPath.length > 0) out.push({ port, transport, methods: anyPath, paths: null });
+    const byPath = new Map<string, string[]>();
+    for (const o of list) if (o.path !== null && !anyPath.includes(o.method!)) byPath.set(o.path, [...(byPath.get(o.path) ?? []), o.method!]);
+    const byMethods = new Map<string, { methods: string[]; paths: string[] }>();
+    for (const [path, ms] of byPath) {
+      const methods = [...new Set(ms)].sort();
+      const k = methods.join(',');
+      const g = byMethods.get(k) ?? { methods, paths: [] };
+      g.paths.push(path);
+      byMethods.set(k, g);
+    }
+    for (const g of [...byMethods.values()].sort((a, b) => a.methods.join(',').localeCompare(b.methods.join(',')))) {
+      out.push({ port, transport, methods: g.methods, paths: g.paths.sort() });
+    }
+  }
+  return out;
+}
+
+// ---- the graph, per workload ------------------------------------------------------------------------
+
+export interface WorkloadView {
+  node: GraphNode;
+  inbound: Array<{ edge: GraphEdge; source: GraphNode }>;
+  outbound: Array<{ edge: GraphEdge; target: GraphNode }>;
+}
+
+/**
+ * Workloads that policies are written for (in `namespaces` when given), sorted by id, with
+ * their edges sorted by the other end. Edges to Service nodes are skipped: at workload level
+ * the graph resolves Services to their backends, and a policy selects pods, not Services.
+ */
+export function workloadViews(graph: Graph, namespaces?: string[]): WorkloadView[] {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const views = new Map<string, WorkloadView>();
+  const view = (n: GraphNode) => {
+    let v = views.get(n.id);
+    if (!v) views.set(n.id, (v = { node: n, inbound: [], outbound: [] }));
+    return v;
+  };
+  const wanted = (n: GraphNode) => n.kind === 'workload' && n.namespace !== null && (namespaces === undefined || namespaces.length === 0 || namespaces.includes(n.namespace));
+  for (const e of graph.edges) {
+    const s = byId.get(e.source);
+    const t = byId.get(e.target);
+    if (!s || !t || s.kind === 'service' || t.kind === 'service' || e.source === e.target) continue;
+    if (wanted(t)) view(t).inbound.push({ edge: e, source: s });
+    if (wanted(s)) view(s).outbound.push({ edge: e, target: t });
+  }
+  const out = [...views.values()].sort((a, b) => (a.node.id < b.node.id ? -1 : a.node.id > b.node.id ? 1 : 0));
+  for (const v of out) {
+    v.inbound.sort((a, b) => (a.source.id < b.source.id ? -1 : 1));
+    v.outbound.sort((a, b) => (a.target.id < b.target.id ? -1 : 1));
+  }
+  return out;
+}
+
+/** Blockers for calls left out, one per (workload, reason). */
+export function skipBlockers(workload: string, caller: string, skips: Skip[]): PolicyBlocker[] {
+  return skips.map((s) => ({ workload, callers: [caller], reason: `${s.count} call${s.count === 1 ? '' : 's'} left out: ${s.reason}` }));
+}
+
+/** Merges blockers with the same workload and reason, callers sorted; output sorted. */
+export function mergeBlockers(list: PolicyBlocker[]): PolicyBlocker[] {
+  const m = new Map<string, PolicyBlocker>();
+  for (const b of list) {
+    const k = `${b.workload}\u0000${b.reason}`;
+    const had = m.get(k);
+    if (!had) m.set(k, { ...b, callers: [...new Set(b.callers)].sort() });
+    else had.callers = [...new Set([...had.callers, ...b.callers])].sort();
+  }
+  return [...m.values()].sort((a, b) => a.workload.localeCompare(b.workload) || a.reason.localeCompare(b.reason) || a.callers.join().localeCompare(b.callers.join()));
+}
+
+/** Why a caller that is not a meshed workload cannot be allowed by identity, in one sentence. */
+export function identityBlockerReason(source: GraphNode, calls: EdgeCall[]): string {
+  const ports = [...new Set(calls.map((c) => c.port))].sort((a, b) => a - b).join(', ');
+  const probe = calls.length > 0 && calls.every((c) => c.method === 'GET' && c.path !== null && /^\/(healthz|readyz|livez|health|ready|live)\b/.test(c.path));
+  const metrics = calls.length > 0 && calls.every((c) => c.path !== null && /^\/(metrics|stats\/prometheus)\b/.test(c.path));
+  switch (source.kind) {
+    case 'node':
+      return probe
+        ? `kubelet probes from node ${source.name} (port ${ports}) carry no mesh identity; Istio rewrites HTTP probes through the sidecar agent (port 15021), check that rewriting is on`
+        : `calls from node ${source.name} (host network, port ${ports}) carry no mesh identity`;
+    case 'external':
+      return `calls from outside the cluster (${source.name}, port ${ports}) carry no mesh identity; allow them at the gateway or by address (--allow-by-address)`;
+    case 'unattributed':
+      return `calls from an address not in the inventory (${source.name}, port ${ports}): load a fresher inventory`;
+    default:
+      return metrics
+        ? `metrics scrapes from ${source.id} (port ${ports}) are plaintext from an unmeshed workload; mesh the scraper or exclude the port from the sidecar`
+        : `${source.id} is not meshed (no mTLS seen, no injection label): it cannot present a principal on port ${ports}`;
+  }
+}
+
+// ---- L3 peers (NetworkPolicy, Cilium) ----------------------------------------------------------------
+
+export type L3Peer =
+  | { kind: 'pod'; namespace: string; labels: Record<string, string> }
+  | { kind: 'cidr'; cidrs: string[]; isNode: boolean };
+
+/** How an L3/L4 policy names the other end of an edge, or why it cannot. */
+export function l3Peer(n: GraphNode): L3Peer | { kind: 'blocked'; reason: string } {
+  if (n.kind === 'workload') {
+    const labels = selectorLabels(n);
+    if (labels === null || n.namespace === null || !isNamespaceName(n.namespace)) {
+      return { kind: 'blocked', reason: `${n.id} has no valid pod labels to select it by` };
+    }
+    return { kind: 'pod', namespace: n.namespace, labels };
+  }
+  if (n.kind === 'node' || n.kind === 'external') {
+    const cidrs = nodeCidrs(n);
+    if (cidrs.length === 0) return { kind: 'blocked', reason: `${n.id} has no address to allow` };
+    return { kind: 'cidr', cidrs, isNode: n.kind === 'node' };
+  }
+  return { kind: 'blocked', reason: `${n.id} is an address not in the inventory (${n.reason ?? 'unknown'}); pod addresses change, so it is not allowed by address: load a fresher inventory` };
+}
+
+export const l3PeerKey = (p: L3Peer): string => (p.kind === 'pod' ? `pod:${p.namespace}:${labelKey(p.labels)}` : `cidr:${p.cidrs.join(',')}`);
+
+/** Whether a workload view's node is one of the DNS servers. */
+export function isDnsTarget(n: GraphNode, dns: DnsTarget[]): boolean {
+  const labels = selectorLabels(n);
+  return labels !== null && dns.some((d) => d.namespace === n.namespace && Object.entries(d.labels).every(([k, v]) => n.labels[k] === v));
+}
+
+/** L4 ops of an edge: the ports at any granularity but `workload` (NetworkPolicy has no L7). */
+export function l4Granularity(g: Granularity): Granularity {
+  return g === 'workload' ? 'workload' : 'port';
+}
+
+// ---- regex paths (Cilium, Linkerd) -------------------------------------------------------------------
+
+const escapeRegex = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * A path template as an anchored RE2 regex (Cilium hands it to Envoy as a full match):
+ * literal segments escaped, `{id}` → one segment `[^/]+`, a folded final `*` → any rest.
+ */
+export function pathRegex(path: string): string {
+  const segs = path.split('/');
+  const last = segs.length - 1;
+  return `^${segs.map((s, i) => (s === '{id}' ? '[^/]+' : i === last && s === '*' && i > 0 ? '.*' : escapeRegex(s))).join('/')}$`;
+}
+
+
+/**
+ * DNS servers answer every pod that has DNS egress (all workloads policies are written for):
+ * their ingress allows each of them on the DNS ports, observed in the window or not.
+ */
+export function dnsClientEntries(self: WorkloadView, views: WorkloadView[], dns: DnsTarget[]): Array<PeerEntry<L3Peer>> {
+  if (!isDnsTarget(self.node, dns)) return [];
+  const ports = [...new Set(dns.filter((d) => d.namespace === self.node.namespace).flatMap((d) => d.ports))];
+  const ops: Op[] = ports.flatMap((port) => [{ port, transport: 'udp' as const, method: null, path: null }, { port, transport: 'tcp' as const, method: null, path: null }]);
+  const out: Array<PeerEntry<L3Peer>> = [];
+  for (const w of views) {
+    if (w.node.id === self.node.id) continue;
+    const p = l3Peer(w.node);
+    if (p.kind === 'pod') out.push({ key: l3PeerKey(p), peer: p, ops, evidence: { callers: [w.node.id], count: 0, lastSeen: '' } });
+  }
+  return out;
+}
+
+/** System namespaces get no namespace-wide default deny unless asked for by name. */
+export const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
