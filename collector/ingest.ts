@@ -1,6 +1,7 @@
 // The capture ingest, top to bottom: identify the input → skip it if already ingested → read
 // records in large chunks → decode → track → aggregate → write batches → commit, all of an
-// input in one transaction.
+// input in one transaction. A live capture (ingestLive) runs the same pipeline over a stream
+// that never ends and commits once per flush interval instead.
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -16,7 +17,7 @@ import { CallWriter } from './store/calls.js';
 import { recordCertificates } from './store/certificates.js';
 import { recordDnsAnswers } from './store/inventory.js';
 import { SideRecords } from './side-records.js';
-import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha, IngestTransaction } from './store/captures.js';
+import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha, IngestTransaction, updateLiveCapture } from './store/captures.js';
 import type { Db } from './store/db.js';
 import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
 import { pathTemplater } from './paths.js';
@@ -90,7 +91,7 @@ class Pipeline implements PacketSink {
 }
 
 /** A sliding window over the input: bytes are appended at the end, records consumed from the front. */
-class Window {
+export class Window {
   buf = Buffer.allocUnsafe(CHUNK);
   start = 0;
   end = 0;
@@ -112,10 +113,13 @@ class Window {
   }
 }
 
-interface Source {
+/** read() of a live source when no bytes came before its tick: time to look at the clock. */
+export const TICK = -1;
+
+export interface Source {
   name: string;
   totalBytes: number | null;
-  /** Fills `w` with the next bytes; returns 0 at end of input. */
+  /** Fills `w` with the next bytes; returns 0 at end of input (live sources: or TICK). */
   read(w: Window): Promise<number> | number;
   close(): void;
 }
@@ -261,6 +265,34 @@ async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions
   }
 }
 
+type PipelineOptions = Pick<IngestOptions, 'node' | 'maxFlows' | 'maxPathsPerEdge' | 'batchRows'>;
+
+/**
+ * decode → track → aggregate → store, wired once per input. `beforeWrite` runs before every
+ * batch of rows reaches SQL (a live capture opens its interval's transaction there).
+ */
+function buildPipeline(db: Db, opts: PipelineOptions, beforeWrite: () => void) {
+  const writer = new CallWriter(db);
+  const agg = new Aggregator((rows) => { beforeWrite(); writer.write(rows); }, opts.batchRows);
+  const side = new SideRecords({
+    dns: (rows) => { beforeWrite(); recordDnsAnswers(db, rows); },
+    certificates: (rows) => { beforeWrite(); recordCertificates(db, rows); },
+  });
+  const trackerOpts: TrackerOptions = {
+    ...DEFAULT_TRACKER_OPTIONS,
+    maxFlows: opts.maxFlows ?? DEFAULT_TRACKER_OPTIONS.maxFlows,
+    source: 'pcap',
+    node: opts.node,
+    inspector: createInspector,
+    datagram: inspectDatagram,
+    templatePath: pathTemplater(opts.maxPathsPerEdge),
+    onDns: (msg, ts) => side.dns(msg, ts),
+    onCertificate: (cert, fromClient, ip, ts) => side.certificate(cert, fromClient, ip, ts),
+  };
+  const tracker = new Tracker(agg, trackerOpts);
+  return { agg, side, tracker, pipe: new Pipeline(tracker) };
+}
+
 /** Ingests one capture (a path, or '-' with a stream) into the store. Never throws for bad input. */
 export async function ingestCapture(db: Db, input: string, stdin: Readable | null, opts: IngestOptions): Promise<IngestOutcome> {
   const now = opts.now ?? (() => new Date());
@@ -293,25 +325,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     sizeBytes: fp?.size ?? 0, nowIso: now().toISOString(),
   });
   const tx = new IngestTransaction(db);
-  const writer = new CallWriter(db);
-  const agg = new Aggregator((rows) => writer.write(rows), opts.batchRows);
-  const side = new SideRecords({
-    dns: (rows) => recordDnsAnswers(db, rows),
-    certificates: (rows) => recordCertificates(db, rows),
-  });
-  const trackerOpts: TrackerOptions = {
-    ...DEFAULT_TRACKER_OPTIONS,
-    maxFlows: opts.maxFlows ?? DEFAULT_TRACKER_OPTIONS.maxFlows,
-    source: 'pcap',
-    node: opts.node,
-    inspector: createInspector,
-    datagram: inspectDatagram,
-    templatePath: pathTemplater(opts.maxPathsPerEdge),
-    onDns: (msg, ts) => side.dns(msg, ts),
-    onCertificate: (cert, fromClient, ip, ts) => side.certificate(cert, fromClient, ip, ts),
-  };
-  const tracker = new Tracker(agg, trackerOpts);
-  const pipe = new Pipeline(tracker);
+  const { agg, side, tracker, pipe } = buildPipeline(db, opts, () => {});
   const hash = createHash('sha256');
   const t0 = Date.now();
   try {
@@ -342,6 +356,123 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     const message = err instanceof UnsupportedInputError ? err.message : `unexpected failure: ${(err as Error).message}`;
     failCapture(db, captureId, message, now().toISOString());
     if (err instanceof UnsupportedInputError) return { status: 'error', name: input, message: `${input}: ${message}` };
+    throw err;
+  } finally {
+    src.close();
+  }
+}
+
+/** A stream that runs until stopped: a child process's stdout, plus what the process reports. */
+export interface LiveInput {
+  source: Source;
+  /** Packets dropped so far by the kernel or the capture tool (cumulative), null while unknown. */
+  dropped(): number | null;
+  /** Asks the capture tool for fresh drop counts, answered before a later flush. */
+  requestStats(): void;
+  /** Resolves when the tool has exited and said everything it will say; error null on a clean stop. */
+  ended(): Promise<{ error: string | null }>;
+}
+
+export interface LiveOptions extends PipelineOptions {
+  name: string;
+  /** Wall time between commits: a crash loses at most this much. */
+  flushIntervalMs: number;
+  onFlush?: (f: FlushReport) => void;
+  now?: () => Date;
+}
+
+export interface FlushReport {
+  captureId: number;
+  flushes: number;
+  stats: IngestStats;
+  dropped: number | null;
+  /** Connections still open, kept by the tracker for a later flush. */
+  openConnections: number;
+}
+
+export interface LiveOutcome {
+  status: 'complete' | 'failed';
+  captureId: number;
+  stats: IngestStats;
+  dropped: number | null;
+  flushes: number;
+  format: string | null;
+  elapsedMs: number;
+  error: string | null;
+}
+
+/**
+ * Ingests a live capture until its input ends (the caller stops the capture tool), committing
+ * every `flushIntervalMs` of wall time: one transaction per interval holds the rows aggregated
+ * since the last one, the side records, and the capture record's tallies, so the store never
+ * counts an interval twice and a killed collector loses at most the interval in flight (its
+ * capture stays 'running'). The clock is read per chunk or tick, never per packet.
+ */
+export async function ingestLive(db: Db, input: LiveInput, opts: LiveOptions): Promise<LiveOutcome> {
+  const now = opts.now ?? (() => new Date());
+  const src = input.source;
+  const captureId = beginCapture(db, {
+    source: 'pcap', name: opts.name, node: opts.node, fingerprint: null, sizeBytes: 0, nowIso: now().toISOString(),
+  });
+  const tx = new IngestTransaction(db);
+  // A batch that fills up mid-interval is written into the interval's transaction, opened then.
+  const { agg, side, tracker, pipe } = buildPipeline(db, opts, () => tx.ensure());
+  const stats = pipe.stats;
+  let flushes = 0;
+  // The tallies as last committed: what the record may claim if the interval in flight is lost.
+  let committed: IngestStats = { ...stats };
+  const flush = (end?: { status: 'complete' } | { status: 'failed'; error: string }) => {
+    tx.ensure();
+    agg.drain();
+    side.flush();
+    stats.connections = tracker.stats.connections;
+    stats.evictedEarly = tracker.stats.evictedEarly;
+    stats.callsWritten = agg.flushedRows;
+    const dropped = input.dropped();
+    updateLiveCapture(db, captureId, { stats, dropped, end, nowIso: now().toISOString() });
+    tx.commit();
+    committed = { ...stats };
+    flushes++;
+    opts.onFlush?.({ captureId, flushes, stats: { ...stats }, dropped, openConnections: tracker.liveConnections });
+  };
+
+  const t0 = Date.now();
+  const w = new Window();
+  let reader: RecordReader | null = null;
+  let nextFlush = t0 + opts.flushIntervalMs;
+  try {
+    for (;;) {
+      const n = await src.read(w);
+      if (n !== TICK) {
+        stats.bytesRead += n;
+        if (reader === null && n > 0 && w.end - w.start < MAGIC_BYTES) continue;
+        if (reader === null && w.end > w.start) reader = detectReader(w.buf.subarray(w.start, w.end));
+        if (reader !== null) w.start += reader.feed(w.buf, w.start, w.end, pipe);
+        if (n === 0) {
+          reader?.finish(w.end - w.start, pipe);
+          break;
+        }
+      }
+      const t = Date.now();
+      if (t >= nextFlush) {
+        flush();
+        input.requestStats();
+        nextFlush = t + opts.flushIntervalMs;
+      }
+    }
+    // The input ended: every connection still open is final now.
+    tracker.finish();
+    const { error } = await input.ended();
+    flush(error === null ? { status: 'complete' } : { status: 'failed', error: `${error}; calls up to this point are recorded` });
+    return { status: error === null ? 'complete' : 'failed', captureId, stats, dropped: input.dropped(), flushes, format: reader?.format ?? null, elapsedMs: Date.now() - t0, error };
+  } catch (err) {
+    tx.rollback();
+    const message = err instanceof UnsupportedInputError ? err.message : `unexpected failure: ${(err as Error).message}`;
+    // Earlier intervals stay committed: only the one in flight is lost, as with a crash.
+    updateLiveCapture(db, captureId, { stats: committed, dropped: input.dropped(), end: { status: 'failed', error: `${message}; calls up to the last flush are recorded` }, nowIso: now().toISOString() });
+    if (err instanceof UnsupportedInputError) {
+      return { status: 'failed', captureId, stats: committed, dropped: input.dropped(), flushes, format: reader?.format ?? null, elapsedMs: Date.now() - t0, error: message };
+    }
     throw err;
   } finally {
     src.close();

@@ -17,13 +17,15 @@ export interface CaptureRecord {
   status: CaptureStatus;
   startedAt: string;
   finishedAt: string | null;
+  /** Packets the kernel (or tcpdump) dropped during a live capture; null for files. */
+  dropped: number | null;
 }
 
 interface CaptureDbRow {
   id: number; source: CallSource; name: string; node: string; sha256: string | null;
   fingerprint: string | null; size_bytes: number; packets: number; malformed: number;
   connections: number; calls_written: number; status: CaptureStatus; started_at: string;
-  finished_at: string | null;
+  finished_at: string | null; dropped: number | null;
 }
 
 function toRecord(r: CaptureDbRow): CaptureRecord {
@@ -31,7 +33,7 @@ function toRecord(r: CaptureDbRow): CaptureRecord {
     id: r.id, source: r.source, name: r.name, node: r.node, sha256: r.sha256,
     fingerprint: r.fingerprint, sizeBytes: r.size_bytes, packets: r.packets,
     malformed: r.malformed, connections: r.connections, callsWritten: r.calls_written,
-    status: r.status, startedAt: r.started_at, finishedAt: r.finished_at,
+    status: r.status, startedAt: r.started_at, finishedAt: r.finished_at, dropped: r.dropped ?? null,
   };
 }
 
@@ -98,6 +100,11 @@ export class IngestTransaction {
     this.open = true;
   }
 
+  /** Begins unless already open: a live capture opens it at its first write of an interval. */
+  ensure(): void {
+    if (!this.open) this.begin();
+  }
+
   commit(): void {
     if (!this.open) return;
     this.db.exec('COMMIT');
@@ -133,5 +140,34 @@ export function completeCapture(db: Db, id: number, c: CompleteCapture): void {
     c.sha256, s.bytesRead, s.packets, s.malformed, s.skipped, s.connections, s.evictedEarly,
     s.callsWritten, s.firstTsMs === null ? null : Math.floor(s.firstTsMs),
     s.lastTsMs === null ? null : Math.ceil(s.lastTsMs), c.nowIso, id,
+  );
+}
+
+export interface LiveTallies {
+  stats: IngestStats;
+  /** Packets dropped so far (kernel plus interface), cumulative; null while unknown. */
+  dropped: number | null;
+  /** Set on the final flush: 'complete', or 'failed' with the reason. */
+  end?: { status: 'complete' } | { status: 'failed'; error: string };
+  nowIso: string;
+}
+
+/**
+ * A live capture's flush: its tallies so far, written in the same transaction as the calls of
+ * the interval, so the record never claims more (or less) than the calls table holds. It has no
+ * sha256: a stream that never ends has no identity to deduplicate by, and hashing days of
+ * traffic would cost CPU for nothing.
+ */
+export function updateLiveCapture(db: Db, id: number, t: LiveTallies): void {
+  const s = t.stats;
+  db.prepare(
+    `UPDATE captures SET size_bytes = ?, packets = ?, malformed = ?, skipped = ?, connections = ?,
+       evicted_early = ?, calls_written = ?, first_ts_ms = ?, last_ts_ms = ?, dropped = ?,
+       status = ?, error = ?, finished_at = ? WHERE id = ?`,
+  ).run(
+    s.bytesRead, s.packets, s.malformed, s.skipped, s.connections, s.evictedEarly, s.callsWritten,
+    s.firstTsMs === null ? null : Math.floor(s.firstTsMs), s.lastTsMs === null ? null : Math.ceil(s.lastTsMs),
+    t.dropped, t.end?.status ?? 'running', t.end?.status === 'failed' ? t.end.error : null,
+    t.end ? t.nowIso : null, id,
   );
 }

@@ -266,4 +266,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'live captures: kernel drops; merged stores',
+    // A live capture (collect live) records the packets the kernel or tcpdump dropped: NULL for
+    // file inputs, whose drops (if any) happened when the file was written and are unknown.
+    // merges: one row per source store folded in by "trustmap merge", keyed by the store's
+    // identity (collector/store/merge.ts), so merging the same store again is a reported no-op.
+    sql: `
+      ALTER TABLE captures ADD COLUMN dropped INTEGER;
+      CREATE TABLE merges (
+        identity   TEXT    PRIMARY KEY,
+        name       TEXT    NOT NULL,
+        captures   INTEGER NOT NULL,
+        calls      INTEGER NOT NULL,
+        merged_at  TEXT    NOT NULL
+      );
+    `,
+  },
 ];
