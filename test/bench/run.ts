@@ -3,8 +3,9 @@
 // its ground truth (1), a target is missed under --strict (1), or the flags are wrong (2).
 import { collectorSuite } from './collector.js';
 import type { BenchSuite } from './measure.js';
+import { uiSuite } from './ui.js';
 
-const SUITES: BenchSuite[] = [collectorSuite];
+const SUITES: BenchSuite[] = [collectorSuite, uiSuite];
 
 function usage(): string {
   return `Usage: npm run bench -- [--only NAME] [--strict] [suite flags]
