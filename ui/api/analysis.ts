@@ -4,6 +4,7 @@
 import type { Graph, GraphQuery, ReadinessReport } from '../../analyzer/model.js';
 import type { Db } from '../../collector/store/db.js';
 import { buildGraph } from '../../analyzer/graph.js';
+import { checkReadiness } from '../../analyzer/readiness.js';
 
 export interface ReadinessOptions {
   namespaces?: string[];
@@ -46,6 +47,6 @@ export interface Analysis {
 export const storeAnalysis: Analysis = {
   policyFormats: [],
   buildGraph,
-  checkReadiness: null,
+  checkReadiness,
   proposePolicies: null,
 };
