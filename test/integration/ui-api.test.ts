@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parseAllDocuments } from 'yaml';
 import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 
@@ -183,6 +184,26 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
     const w = await json<{ workload: string; yaml: string | null }>(`/api/policies/${fmt}?workload=${encodeURIComponent(one)}`);
     assert.equal(w.workload, one);
     await problem(await get('/api/policies/no-such-format'), 400);
+  });
+
+  it('policies: every format answers YAML that parses into objects; an unknown format or granularity is a 400', async () => {
+    const { formats } = await json<{ formats: string[] }>('/api/policies/formats');
+    assert.deepEqual([...formats].sort(), ['cilium', 'istio', 'linkerd', 'netpol']);
+    for (const fmt of formats) {
+      const set = await json<{ format: string; files: Array<{ namespace: string; filename: string; yaml: string }>; blockers: unknown[] }>(`/api/policies/${fmt}?namespace=shop`);
+      assert.equal(set.format, fmt);
+      assert.deepEqual(set.files.map((f) => f.namespace), ['shop'], fmt);
+      const docs = parseAllDocuments(set.files[0].yaml);
+      assert.ok(docs.length > 1, fmt);
+      for (const d of docs) {
+        assert.deepEqual(d.errors, [], fmt);
+        const o = d.toJSON() as { apiVersion: string; kind: string; metadata: { namespace: string } };
+        assert.equal(o.metadata.namespace, 'shop', `${fmt} ${o.kind}`);
+      }
+    }
+    await problem(await get('/api/policies/kyverno'), 400);
+    const g = await problem(await get('/api/policies/istio?granularity=everything'), 400);
+    assert.match(g.detail, /query\.granularity/);
   });
 
   it('calls: the recorded rows, limited', async () => {

@@ -4,6 +4,8 @@
 import type { Graph, GraphQuery, ReadinessReport } from '../../analyzer/model.js';
 import type { Db } from '../../collector/store/db.js';
 import { buildGraph } from '../../analyzer/graph.js';
+import { POLICY_FORMATS, policyOptionsSchema, proposePolicies } from '../../analyzer/policy/index.js';
+import { HttpProblem } from './problem.js';
 import { checkReadiness } from '../../analyzer/readiness.js';
 
 export interface ReadinessOptions {
@@ -43,10 +45,22 @@ export interface Analysis {
   proposePolicies: ((db: Db, opts: PolicyOptions) => PolicySet) | null;
 }
 
+/** The API's query names for the policy options the analyzer validates beyond params.ts. */
+const POLICY_PARAM: Record<string, string> = { granularity: 'granularity', istioVersion: 'istio_version', trustDomain: 'trust_domain', format: 'format' };
+
+/** The analyzer's own validation of policy options; a refusal is the caller's 400, not a 500. */
+function policyOptionsOr400(opts: PolicyOptions) {
+  const r = policyOptionsSchema.safeParse(opts);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0];
+  const key = String(issue.path[0] ?? '');
+  throw new HttpProblem(400, `${issue.message} (at: query.${POLICY_PARAM[key] ?? key})`, 'urn:trustmap:problem:invalid-parameter');
+}
+
 /** The analyzer as `trustmap serve` uses it. */
 export const storeAnalysis: Analysis = {
-  policyFormats: [],
+  policyFormats: POLICY_FORMATS,
   buildGraph,
   checkReadiness,
-  proposePolicies: null,
+  proposePolicies: (db, opts) => proposePolicies(db, policyOptionsOr400(opts)),
 };
