@@ -44,6 +44,15 @@ export function schemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
+/**
+ * A number that changes whenever another connection commits to the store (SQLite's
+ * `PRAGMA data_version`): how a reader such as `trustmap serve` knows that what it computed from
+ * the store is stale. This connection's own commits do not change it.
+ */
+export function dataVersion(db: Db): number {
+  return db.pragma('data_version', { simple: true }) as number;
+}
+
 function latestVersion(): number {
   return MIGRATIONS[MIGRATIONS.length - 1].version;
 }
