@@ -284,4 +284,38 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'many nodes, one store: push outbox, ingest batches, pushed captures',
+    // Collector side (collect --push): push_outbox holds every batch from the transaction that
+    // produced it until the server answered 2xx, so a batch is never lost and never rebuilt; its
+    // seq (AUTOINCREMENT: never reused) with the store's collector id is the idempotency key.
+    // push_collector holds that id (one row). Server side (POST /api/v1/ingest): ingest_batches
+    // records each applied batch id in the same transaction as its rows, so a replay is found
+    // and nothing is counted twice. captures.origin names a pushed capture
+    // ('<collector id>/<its capture id>'); NULL for captures ingested here.
+    sql: `
+      CREATE TABLE push_collector (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        id  TEXT    NOT NULL
+      );
+      CREATE TABLE push_outbox (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch_id   TEXT    NOT NULL UNIQUE,
+        rows       INTEGER NOT NULL,
+        bytes      INTEGER NOT NULL,
+        body       TEXT    NOT NULL,
+        created_at TEXT    NOT NULL,
+        rejected   TEXT
+      );
+      CREATE TABLE ingest_batches (
+        batch_id    TEXT    PRIMARY KEY,
+        node        TEXT    NOT NULL,
+        rows        INTEGER NOT NULL,
+        received_at TEXT    NOT NULL
+      );
+      ALTER TABLE captures ADD COLUMN origin TEXT;
+      CREATE UNIQUE INDEX captures_origin ON captures (origin) WHERE origin IS NOT NULL;
+    `,
+  },
 ];
