@@ -1,18 +1,21 @@
-// Istio: per destination workload an ALLOW AuthorizationPolicy (security.istio.io/v1) naming the
-// observed callers' principals and operations, a per-namespace `allow-nothing`, and a
-// PeerAuthentication per workload (STRICT where every inbound call was mTLS, else PERMISSIVE with
-// port-level STRICT for the ports that were). Semantics and sources: docs/policies.md#istio.
+// Istio: per destination workload an ALLOW AuthorizationPolicy naming the observed callers'
+// principals and operations, a per-namespace `allow-nothing`, and PeerAuthentication: STRICT where
+// the readiness check passes, else PERMISSIVE with port-level STRICT for the ports whose every
+// call was mTLS. Semantics and sources: docs/policies.md#istio.
 import type { EdgeCall, GraphNode } from '../model.js';
+import { ISTIO_AGENT_PORTS } from '../readiness.js';
 import type { GeneratorContext, GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, isNamespaceName, k8sName, meshedWorkloads,
+  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, k8sName, meshedWorkloads,
   mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, workloadViews, type Op, type PeerEntry,
 } from './shared.js';
 
-const API = 'security.istio.io/v1';
 const DRY_RUN = 'istio.io/dry-run';
-/** Istio 1.22 added `{*}` / `{**}` path templates to AuthorizationPolicy (istio/istio#50365). */
-const TEMPLATES_SINCE: [number, number] = [1, 22];
+/**
+ * Istio 1.22 added `{*}` / `{**}` path templates to AuthorizationPolicy (istio/istio#50365) and
+ * promoted the security APIs to `v1`; older meshes serve `v1beta1` only.
+ */
+const SINCE_1_22: [number, number] = [1, 22];
 
 type IstioPeer = { principal: string } | { cidr: string };
 
@@ -21,11 +24,16 @@ export function parseIstioVersion(v: string): [number, number] | null {
   return m ? [Number(m[1]), Number(m[2])] : null;
 }
 
-export function supportsPathTemplates(version: string): boolean {
+function atLeast(version: string, [major, minor]: [number, number]): boolean {
   const v = parseIstioVersion(version);
   if (v === null) return true;
-  return v[0] > TEMPLATES_SINCE[0] || (v[0] === TEMPLATES_SINCE[0] && v[1] >= TEMPLATES_SINCE[1]);
+  return v[0] > major || (v[0] === major && v[1] >= minor);
 }
+
+export const supportsPathTemplates = (version: string): boolean => atLeast(version, SINCE_1_22);
+
+/** The security.istio.io version a mesh of this version serves. */
+export const istioApiVersion = (version: string): string => `security.istio.io/${atLeast(version, SINCE_1_22) ? 'v1' : 'v1beta1'}`;
 
 /**
  * Our path template as an Istio path: `{id}` → `{*}` (one segment), a folded final `/*` →
@@ -104,6 +112,16 @@ function mtlsPorts(calls: EdgeCall[]): { strict: number[]; permissive: number[] 
   return { strict: ports.filter(([, ok]) => ok).map(([p]) => p), permissive: ports.filter(([, ok]) => !ok).map(([p]) => p) };
 }
 
+/**
+ * Probes and scrapes on Istio's agent ports (15020 merged metrics and rewritten probes, 15021
+ * health, 15090 Envoy metrics) never reach the inbound listener: the injected iptables rules
+ * leave those ports out, so neither AuthorizationPolicy nor PeerAuthentication applies to them.
+ */
+function agentPortNote(source: GraphNode, calls: EdgeCall[]): string {
+  const how = 'Istio agent port, which the sidecar does not intercept: it keeps working without a rule';
+  return infraNote(source, calls, how) ?? `infrastructure: ${source.id} on port ${[...new Set(calls.map((c) => c.port))].join(', ')}: ${how}`;
+}
+
 export const istio: PolicyGenerator = {
   name: 'istio',
   generate(graph, ctx: GeneratorContext, opts: PolicyOptions): GeneratorOutput {
@@ -111,6 +129,7 @@ export const istio: PolicyGenerator = {
     const blockers: PolicyBlocker[] = [];
     const meshed = meshedWorkloads(graph);
     const templates = supportsPathTemplates(opts.istioVersion);
+    const api = istioApiVersion(opts.istioVersion);
     const annotations = opts.dryRun ? { [DRY_RUN]: 'true' } : undefined;
     const namespaces = new Map<string, { strict: boolean; workloads: string[]; allowed: string[] }>();
     const peerAuth: Array<{ ns: string; id: string; obj: ProposedObject; strict: boolean }> = [];
@@ -128,9 +147,11 @@ export const istio: PolicyGenerator = {
       const notes: string[] = [];
       const inboundCalls: EdgeCall[] = [];
       for (const { edge, source } of v.inbound) {
-        const tcp = edge.calls.filter((c) => c.transport === 'tcp');
+        const tcp = edge.calls.filter((c) => c.transport === 'tcp' && !ISTIO_AGENT_PORTS.has(c.port));
         inboundCalls.push(...tcp);
-        if (tcp.length < edge.calls.length) notes.push(`${source.id}: UDP calls are not proxied by the sidecar and need no rule here`);
+        if (edge.calls.some((c) => c.transport === 'udp')) notes.push(`${source.id}: UDP calls are not proxied by the sidecar and need no rule here`);
+        const agent = edge.calls.filter((c) => c.transport === 'tcp' && ISTIO_AGENT_PORTS.has(c.port));
+        if (agent.length > 0) notes.push(agentPortNote(source, agent));
         if (tcp.length === 0) continue;
         const { ops, skips, evidence } = edgeOps(edge, opts.granularity, tcp);
         blockers.push(...skipBlockers(id, source.id, skips));
@@ -173,25 +194,26 @@ export const istio: PolicyGenerator = {
         ent.allowed.push(id);
         objects.push({
           namespace: ns, workload: id, comments,
-          object: { apiVersion: API, kind: 'AuthorizationPolicy', metadata: { name: k8sName(v.node.name), namespace: ns, ...(annotations && { annotations }) }, spec: { selector: { matchLabels: labels }, action: 'ALLOW', rules } },
+          object: { apiVersion: api, kind: 'AuthorizationPolicy', metadata: { name: k8sName(v.node.name), namespace: ns, ...(annotations && { annotations }) }, spec: { selector: { matchLabels: labels }, action: 'ALLOW', rules } },
         });
       }
 
       // PeerAuthentication: the readiness check's verdict when there is one, else the calls.
       const { strict, permissive } = mtlsPorts(inboundCalls);
-      // Nothing inbound over TCP (DNS over UDP only): the sidecar has nothing to say about it.
+      // Nothing inbound on an intercepted port (DNS over UDP, probes on the agent port only):
+      // PeerAuthentication has nothing to say about it.
       if (strict.length === 0 && permissive.length === 0) continue;
-      const verdict = ctx.isStrictReady(id);
-      const isStrict = verdict ?? (permissive.length === 0 && strict.length > 0);
+      const verdict = ctx.strictReadiness(id);
+      const isStrict = verdict !== null ? verdict.isReady : permissive.length === 0 && strict.length > 0;
       ent.strict &&= isStrict;
       ent.workloads.push(id);
       const mode = (m: PortMode): PortMode => (opts.dryRun ? 'PERMISSIVE' : m);
       const spec: Record<string, unknown> = { selector: { matchLabels: labels }, mtls: { mode: mode(isStrict ? 'STRICT' : 'PERMISSIVE') } };
       const paComments = [`trustmap: mTLS for ${id}`];
       if (isStrict) {
-        paComments.push(verdict === true ? 'STRICT: the readiness check passes' : `STRICT: every inbound call was mTLS (ports ${strict.join(', ')})`);
+        paComments.push(verdict !== null ? `STRICT: ${verdict.reason}` : `STRICT: every inbound call was mTLS (ports ${strict.join(', ')})`);
       } else {
-        paComments.push(verdict === false ? 'PERMISSIVE: the readiness check does not pass' : `PERMISSIVE: plaintext or unknown calls on ports ${permissive.join(', ')}`);
+        paComments.push(verdict !== null ? `PERMISSIVE: ${verdict.reason}` : `PERMISSIVE: plaintext or unknown calls on ports ${permissive.join(', ')}`);
         if (strict.length > 0) {
           spec.portLevelMtls = Object.fromEntries(strict.map((p) => [String(p), { mode: mode('STRICT') }]));
           paComments.push(`port-level STRICT where every inbound call was mTLS: ${strict.join(', ')} (the workload's port, not the Service's)`);
@@ -200,7 +222,7 @@ export const istio: PolicyGenerator = {
       if (opts.dryRun) paComments.push('--dry-run: PeerAuthentication has no dry-run mode, so every mode is PERMISSIVE; the comments say what it would be');
       peerAuth.push({
         ns, id, strict: isStrict,
-        obj: { namespace: ns, workload: id, comments: paComments, object: { apiVersion: API, kind: 'PeerAuthentication', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } },
+        obj: { namespace: ns, workload: id, comments: paComments, object: { apiVersion: api, kind: 'PeerAuthentication', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } },
       });
     }
 
@@ -217,14 +239,19 @@ export const istio: PolicyGenerator = {
           'Workloads not observed in the window get no allow rules: apply with care.',
           ...(unprotected.length > 0 ? [`Observed without any allowed caller (see BLOCKERs): ${unprotected.join(', ')}`] : []),
         ],
-        object: { apiVersion: API, kind: 'AuthorizationPolicy', metadata: { name: 'allow-nothing', namespace: ns, ...(annotations && { annotations }) }, spec: {} },
+        object: { apiVersion: api, kind: 'AuthorizationPolicy', metadata: { name: 'allow-nothing', namespace: ns, ...(annotations && { annotations }) }, spec: {} },
       });
       if (ent.workloads.length === 0) continue;
-      if (ent.strict && !opts.dryRun) {
+      // Namespace-wide STRICT also covers workloads never observed: only on the readiness
+      // check's word for the whole namespace (it counts those as insufficient data).
+      const nsVerdict = ctx.strictReadiness(ns);
+      if ((nsVerdict !== null ? nsVerdict.isReady : ent.strict) && !opts.dryRun) {
         objects.push({
           namespace: ns, workload: null,
-          comments: [`trustmap: every observed workload of ${ns} is ready for STRICT mTLS (${ent.workloads.join(', ')}); this also covers workloads not observed`],
-          object: { apiVersion: API, kind: 'PeerAuthentication', metadata: { name: 'default', namespace: ns }, spec: { mtls: { mode: 'STRICT' } } },
+          comments: [nsVerdict !== null
+            ? `trustmap: STRICT mTLS for namespace ${ns}: ${nsVerdict.reason}`
+            : `trustmap: every observed workload of ${ns} is ready for STRICT mTLS (${ent.workloads.join(', ')}); this also covers workloads not observed`],
+          object: { apiVersion: api, kind: 'PeerAuthentication', metadata: { name: 'default', namespace: ns }, spec: { mtls: { mode: 'STRICT' } } },
         });
       } else {
         objects.push(...peerAuth.filter((p) => p.ns === ns).map((p) => p.obj));

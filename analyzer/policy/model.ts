@@ -22,6 +22,8 @@ export interface PolicyOptions {
   namespaces?: string[];
   sinceMs?: number;
   untilMs?: number;
+  /** Observed traffic the readiness check needs before it calls anything ready (Istio's PeerAuthentication). */
+  minWindowMs?: number;
   /**
    * Istio only: allow node and external callers by their observed /32 address (`ipBlocks`).
    * Off by default: such callers are reported as blockers instead of being let in by address.
@@ -61,13 +63,21 @@ export interface DnsTarget {
   ports: number[];
 }
 
+/** The readiness check's verdict on STRICT mTLS for one workload or namespace (analyzer/readiness.ts). */
+export interface StrictVerdict {
+  isReady: boolean;
+  /** Why, one phrase, for the comment above the PeerAuthentication. */
+  reason: string;
+}
+
 export interface GeneratorContext {
   dns: DnsTarget[];
   /**
-   * Whether STRICT mTLS is safe for a workload (the readiness check's verdict). null when the
-   * readiness check gave no verdict: the generator then decides from the observed calls.
+   * Whether STRICT mTLS is safe for a workload (NAMESPACE/NAME) or a namespace, as the readiness
+   * check decided. null when there is no verdict (a hand-built graph in a test): the generator
+   * then decides from the observed calls alone.
    */
-  isStrictReady(workloadId: string): boolean | null;
+  strictReadiness(workloadIdOrNamespace: string): StrictVerdict | null;
 }
 
 /** One Kubernetes object a generator proposes, with the observations it comes from. */

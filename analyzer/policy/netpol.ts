@@ -4,7 +4,7 @@
 // cluster's DNS pods, and a default-deny per namespace. L4 only: methods and paths cannot be said.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
+  describeEvidence, dnsClientEntries, edgeOps, infraNote, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
   skipBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
@@ -31,7 +31,7 @@ function rules(groups: Array<RuleGroup<L3Peer>>, dir: 'from' | 'to', comments: s
     const p = ports(g.ops);
     out.push(p === null ? { [dir]: peers } : { [dir]: peers, ports: p });
     const nodes = g.peers.some((x) => x.kind === 'cidr' && x.isNode);
-    comments.push(`${label} ${out.length}: ${describeEvidence(g.evidence)}${nodes ? ' (node address: kubelet probes and host-network peers come from it)' : ''}`);
+    comments.push(`${label} ${out.length}: ${describeEvidence(g.evidence)}${nodes ? ' (node address: NetworkPolicy always lets the pod\'s own node in; the /32 is for host-network peers on that node reaching pods elsewhere)' : ''}`);
   }
   return out;
 }
@@ -59,12 +59,17 @@ export const netpol: PolicyGenerator = {
       namespaces.add(ns);
       const comments = [`trustmap: network access of ${id} (NetworkPolicy, L4: ports only)`];
       const inEntries: Array<PeerEntry<L3Peer>> = [];
+      const infra: string[] = [];
       for (const { edge, source } of v.inbound) {
         const { ops, skips, evidence } = edgeOps(edge, g);
         blockers.push(...skipBlockers(id, source.id, skips));
         const p = l3Peer(source);
         if (p.kind === 'blocked') blockers.push({ workload: id, callers: [source.id], reason: p.reason });
-        else inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
+        else {
+          inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
+          const note = infraNote(source, edge.calls, 'allowed explicitly by the ingress rule for this caller');
+          if (note !== null) infra.push(note);
+        }
       }
       inEntries.push(...(hasDns ? dnsClientEntries(v, views, ctx.dns) : []));
       const outEntries: Array<PeerEntry<L3Peer>> = [];
@@ -90,6 +95,7 @@ export const netpol: PolicyGenerator = {
       } else {
         blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress is left open; load an inventory' });
       }
+      comments.push(...infra);
       for (const b of mergeBlockers(blockers.filter((b) => b.workload === id))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
       const spec: Record<string, unknown> = { podSelector: { matchLabels: labels }, policyTypes: types };
       if (ingress.length > 0) spec.ingress = ingress;

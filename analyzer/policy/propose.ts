@@ -1,13 +1,18 @@
-// proposePolicies(db, opts): what the CLI and the UI call. Reads the graph at workload level and
-// the cluster's DNS servers from the inventory, then hands both to the format's generator.
+// proposePolicies(db, opts): what the CLI and the UI call. Reads the graph at workload level, the
+// cluster's DNS servers from the inventory and (for Istio's PeerAuthentication) the readiness
+// check's verdicts, then hands them to the format's generator.
 import { z } from 'zod';
 import { AttributionIndex, DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
 import type { Db } from '../../collector/store/db.js';
 import { buildGraph } from '../graph.js';
-import type { Graph } from '../model.js';
+import type { Graph, ReadinessReport, Verdict } from '../model.js';
+import { checkReadiness } from '../readiness.js';
 import { generatePolicies } from './generate.js';
-import { GRANULARITIES, POLICY_FORMATS, type DnsTarget, type GeneratorContext, type PolicyOptions, type PolicySet } from './model.js';
+import { GRANULARITIES, POLICY_FORMATS, type DnsTarget, type GeneratorContext, type PolicyOptions, type PolicySet, type StrictVerdict } from './model.js';
 import { selectorLabels } from './shared.js';
+
+/** What `trustmap readiness` asks for by default before it calls a workload ready: a week. */
+export const DEFAULT_MIN_WINDOW_MS = 7 * 864e5;
 
 export const policyOptionsSchema = z.object({
   format: z.enum(POLICY_FORMATS),
@@ -18,6 +23,7 @@ export const policyOptionsSchema = z.object({
   namespaces: z.array(z.string().min(1)).optional(),
   sinceMs: z.number().finite().optional(),
   untilMs: z.number().finite().optional(),
+  minWindowMs: z.number().finite().min(0).default(DEFAULT_MIN_WINDOW_MS),
   allowByAddress: z.boolean().optional(),
 });
 
@@ -51,12 +57,32 @@ export function dnsTargets(index: AttributionIndex, graph: Graph): DnsTarget[] {
     .filter((d) => selectorLabels({ id: '', kind: 'workload', namespace: d.namespace, name: '', workload_kind: null, service_account: null, spiffe: null, labels: d.labels, addresses: [], reason: null }) !== null);
 }
 
+/** The readiness report as verdicts per workload id and per namespace. */
+export function strictVerdicts(report: ReadinessReport): Map<string, StrictVerdict> {
+  const out = new Map<string, StrictVerdict>();
+  const says = (v: Verdict, what: string[]): string => (v === 'ready'
+    ? 'the readiness check passes'
+    : `the readiness check says ${v} (${what.join(', ')}; see trustmap readiness)`);
+  for (const ns of report.namespaces) {
+    const notReady = ns.workloads.filter((w) => w.verdict !== 'ready').map((w) => `${ns.namespace}/${w.name}`);
+    out.set(ns.namespace, { isReady: ns.verdict === 'ready', reason: says(ns.verdict, notReady.length > 0 ? notReady : ['no workloads known']) });
+    for (const w of ns.workloads) {
+      out.set(`${ns.namespace}/${w.name}`, { isReady: w.verdict === 'ready', reason: says(w.verdict, [...new Set(w.blockers.map((b) => b.kind))]) });
+    }
+  }
+  return out;
+}
+
 export function proposePolicies(db: Db, options: PolicyOptions): PolicySet {
   const opts = policyOptionsSchema.parse(options) as PolicyOptions;
   const index = AttributionIndex.fromDb(db, { trustDomain: opts.trustDomain });
   // The namespace filter is applied by the generators (to the protected workload), not the graph:
   // a workload's egress rules need its callees in other namespaces too.
   const graph = buildGraph(db, { level: 'workload', sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain });
-  const ctx: GeneratorContext = { dns: dnsTargets(index, graph), isStrictReady: () => null };
+  // Only Istio's PeerAuthentication uses the verdicts; the other formats skip the second pass.
+  const verdicts = opts.format === 'istio'
+    ? strictVerdicts(checkReadiness(db, { namespaces: opts.namespaces, minWindowMs: opts.minWindowMs ?? DEFAULT_MIN_WINDOW_MS, sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain }))
+    : new Map<string, StrictVerdict>();
+  const ctx: GeneratorContext = { dns: dnsTargets(index, graph), strictReadiness: (id) => verdicts.get(id) ?? null };
   return generatePolicies(graph, ctx, opts);
 }

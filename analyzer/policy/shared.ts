@@ -338,22 +338,47 @@ export function mergeBlockers(list: PolicyBlocker[]): PolicyBlocker[] {
   return [...m.values()].sort((a, b) => a.workload.localeCompare(b.workload) || a.reason.localeCompare(b.reason) || a.callers.join().localeCompare(b.callers.join()));
 }
 
+const PROBE_PATH = /^\/(healthz|readyz|livez|health|ready|live|app-health)\b/;
+const METRICS_PATH = /^\/(metrics|stats\/prometheus|actuator\/prometheus)\b/;
+
+/** Infrastructure traffic a policy must keep working, by what its calls look like; null: application traffic. */
+export type InfraPurpose = 'kubelet probes' | 'metrics scrapes' | 'DNS' | 'host-network calls';
+
+export function infraPurpose(source: GraphNode, calls: EdgeCall[]): InfraPurpose | null {
+  if (calls.length === 0) return null;
+  if (calls.every((c) => c.protocol === 'dns')) return 'DNS';
+  if (source.kind === 'node' && calls.every((c) => c.method === 'GET' && c.path !== null && PROBE_PATH.test(c.path))) return 'kubelet probes';
+  if (calls.every((c) => c.path !== null && METRICS_PATH.test(c.path))) return 'metrics scrapes';
+  // The API server calling an admission webhook, kube-proxy, node agents: all come from a node address.
+  if (source.kind === 'node') return 'host-network calls';
+  return null;
+}
+
+/** One comment line naming infrastructure traffic and how the object keeps it working. */
+export function infraNote(source: GraphNode, calls: EdgeCall[], how: string): string | null {
+  const p = infraPurpose(source, calls);
+  if (p === null) return null;
+  const ports = [...new Set(calls.map((c) => c.port))].sort((a, b) => a - b).join(', ');
+  const n = calls.reduce((k, c) => k + c.count, 0);
+  const what = p === 'host-network calls' ? 'host-network calls (the API server calling a webhook, node agents)' : p;
+  return `infrastructure: ${what} from ${source.id} on port ${ports} (${n} call${n === 1 ? '' : 's'}): ${how}`;
+}
+
 /** Why a caller that is not a meshed workload cannot be allowed by identity, in one sentence. */
 export function identityBlockerReason(source: GraphNode, calls: EdgeCall[]): string {
   const ports = [...new Set(calls.map((c) => c.port))].sort((a, b) => a - b).join(', ');
-  const probe = calls.length > 0 && calls.every((c) => c.method === 'GET' && c.path !== null && /^\/(healthz|readyz|livez|health|ready|live)\b/.test(c.path));
-  const metrics = calls.length > 0 && calls.every((c) => c.path !== null && /^\/(metrics|stats\/prometheus)\b/.test(c.path));
+  const purpose = infraPurpose(source, calls);
   switch (source.kind) {
     case 'node':
-      return probe
-        ? `kubelet probes from node ${source.name} (port ${ports}) carry no mesh identity; Istio rewrites HTTP probes through the sidecar agent (port 15021), check that rewriting is on`
-        : `calls from node ${source.name} (host network, port ${ports}) carry no mesh identity`;
+      return purpose === 'kubelet probes'
+        ? `kubelet probes from node ${source.name} (port ${ports}) carry no mesh identity; Istio rewrites HTTP probes through the sidecar agent (port 15020), check that rewriting is on`
+        : `calls from node ${source.name} (host network: the API server calling a webhook, or a node agent; port ${ports}) carry no mesh identity; exclude the port from the sidecar or keep it PERMISSIVE`;
     case 'external':
       return `calls from outside the cluster (${source.name}, port ${ports}) carry no mesh identity; allow them at the gateway or by address (--allow-by-address)`;
     case 'unattributed':
       return `calls from an address not in the inventory (${source.name}, port ${ports}): load a fresher inventory`;
     default:
-      return metrics
+      return purpose === 'metrics scrapes'
         ? `metrics scrapes from ${source.id} (port ${ports}) are plaintext from an unmeshed workload; mesh the scraper or exclude the port from the sidecar`
         : `${source.id} is not meshed (no mTLS seen, no injection label): it cannot present a principal on port ${ports}`;
   }

@@ -83,5 +83,5 @@ export function shopGraph(): Graph {
 
 export const shopContext: GeneratorContext = {
   dns: [{ namespace: 'kube-system', labels: { app: 'coredns', 'k8s-app': 'kube-dns' }, ports: [53] }],
-  isStrictReady: () => null,
+  strictReadiness: () => null,
 };

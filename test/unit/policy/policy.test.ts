@@ -97,20 +97,48 @@ describe('generated objects', () => {
     }
   });
 
-  it('Istio: principals without spiffe://, blockers for unmeshed callers, STRICT only where every call was mTLS', () => {
+  it('Istio: principals without spiffe://, blockers for unmeshed callers, agent-port probes as infrastructure, STRICT only where every call was mTLS', () => {
     const set = generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio' });
     const docs = set.files.flatMap((f) => objectsOf(f.yaml)) as Array<{ kind: string; metadata: { name: string; namespace: string }; spec: Record<string, unknown> }>;
     const catalog = docs.find((d) => d.kind === 'AuthorizationPolicy' && d.metadata.name === 'catalog')!;
     assert.deepEqual(catalog.spec.rules, [{ from: [{ source: { principals: ['cluster.local/ns/shop/sa/frontend'] } }], to: [{ operation: { ports: ['8080'], methods: ['GET'], paths: ['/api/products', '/api/products/{*}'] } }] }]);
     const blocked = new Set(set.blockers.map((b) => b.callers.join()));
-    for (const c of ['legacy/report-job', 'monitoring/prometheus', 'node:tm-node-1', 'external:internet-user']) assert.ok(blocked.has(c), c);
+    for (const c of ['legacy/report-job', 'external:internet-user']) assert.ok(blocked.has(c), c);
     assert.ok(docs.some((d) => d.kind === 'PeerAuthentication' && d.metadata.namespace === 'payments' && (d.spec.mtls as { mode: string }).mode === 'STRICT'));
+    // Probes and scrapes on the agent port 15020 are outside the sidecar: no blocker, no effect on mTLS.
     const fe = docs.find((d) => d.kind === 'PeerAuthentication' && d.metadata.name === 'frontend')!;
-    assert.deepEqual(fe.spec.mtls, { mode: 'PERMISSIVE' });
-    assert.deepEqual(fe.spec.portLevelMtls, { 8080: { mode: 'STRICT' } });
+    assert.deepEqual(fe.spec, { selector: { matchLabels: { app: 'frontend', version: 'v1' } }, mtls: { mode: 'STRICT' } });
+    assert.ok(!set.blockers.some((b) => b.callers.includes('node:tm-node-1') || b.callers.includes('monitoring/prometheus')), JSON.stringify(set.blockers));
+    assert.match(set.workloads['shop/frontend'], /# infrastructure: kubelet probes from node:tm-node-1 on port 15020/);
+    // A plaintext port next to an mTLS one: PERMISSIVE, with the mTLS port STRICT.
+    const g = shopGraph();
+    g.edges.push(edge('legacy/report-job', 'shop/frontend', [call(9090, 'http', 'plaintext', 'GET', '/debug')]));
+    const mixed = (objectsOf(generatePolicies(g, shopContext, { ...base, format: 'istio' }).workloads['shop/frontend']) as typeof docs).find((d) => d.kind === 'PeerAuthentication')!;
+    assert.deepEqual(mixed.spec.mtls, { mode: 'PERMISSIVE' });
+    assert.deepEqual(mixed.spec.portLevelMtls, { 8080: { mode: 'STRICT' } });
     assert.ok(!docs.some((d) => d.metadata.namespace === 'istio-system' && d.metadata.name === 'allow-nothing'), 'no allow-nothing where no workload has allow rules');
     const dry = generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio', dryRun: true }).files.flatMap((f) => objectsOf(f.yaml)) as Array<{ kind: string; metadata: { annotations?: Record<string, string> } }>;
     for (const d of dry.filter((x) => x.kind === 'AuthorizationPolicy')) assert.equal(d.metadata.annotations?.['istio.io/dry-run'], 'true');
+  });
+
+  it('Istio PeerAuthentication follows the readiness verdicts; API version v1beta1 before 1.22', () => {
+    const verdicts: Record<string, { isReady: boolean; reason: string }> = {
+      'shop/frontend': { isReady: false, reason: 'the readiness check says insufficient-data (short-window)' },
+      'shop/cart': { isReady: true, reason: 'the readiness check passes' },
+      shop: { isReady: false, reason: 'the readiness check says blocked (shop/orders)' },
+      payments: { isReady: false, reason: 'the readiness check says insufficient-data (payments/payments)' },
+    };
+    const set = generatePolicies(shopGraph(), { ...shopContext, strictReadiness: (id) => verdicts[id] ?? null }, { ...base, format: 'istio' });
+    const pa = (id: string) => (objectsOf(set.workloads[id]) as Array<{ kind: string; spec: { mtls: { mode: string } } }>).find((d) => d.kind === 'PeerAuthentication')!;
+    assert.equal(pa('shop/frontend').spec.mtls.mode, 'PERMISSIVE', 'every call mTLS, but the readiness check has not passed');
+    assert.equal(pa('shop/cart').spec.mtls.mode, 'STRICT');
+    assert.match(set.workloads['shop/frontend'], /# PERMISSIVE: the readiness check says insufficient-data/);
+    const nsWide = set.files.flatMap((f) => objectsOf(f.yaml)) as Array<{ kind: string; metadata: { name: string; namespace: string } }>;
+    assert.ok(!nsWide.some((d) => d.kind === 'PeerAuthentication' && d.metadata.name === 'default'), 'no namespace-wide STRICT without the readiness check passing');
+    const old = generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio', istioVersion: '1.21.3' });
+    const apis = new Set(old.files.flatMap((f) => objectsOf(f.yaml)).map((d) => (d as { apiVersion: string }).apiVersion));
+    assert.deepEqual([...apis], ['security.istio.io/v1beta1']);
+    for (const f of old.files) for (const d of objectsOf(f.yaml)) assert.deepEqual(validateObject(d), []);
   });
 
   it('Istio path templates: {*} from 1.22, a prefix match before', () => {
