@@ -1,0 +1,118 @@
+// Where a pushing collector's rows go: into outbox batches (collector/store/outbox.ts) inside the
+// ingest's own transaction, so a batch exists exactly when the capture state it belongs to was
+// committed. One batch per aggregator drain (cut at ROWS_PER_BATCH rows) plus one per checkpoint
+// carrying the capture's tallies. When the spool is full the new batch is refused and counted:
+// the batches already queued are older, already promised, and sent in order (docs/deploy/README.md).
+import type { AggRow } from '../aggregate.js';
+import { log } from '../log.js';
+import type { IngestStats } from '../model.js';
+import type { Db } from '../store/db.js';
+import type { DnsAnswer } from '../store/inventory.js';
+import { OutboxWriter } from '../store/outbox.js';
+import { ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireDnsName } from './wire.js';
+
+/** What the worker thread needs to push: plain data, so it crosses into the ingest worker. */
+export interface PushSpoolOptions {
+  node: string;
+  collector: string;
+  /** Also write calls to the local store (collect --local). */
+  isLocal: boolean;
+  spoolMaxBytes: number;
+}
+
+export interface SpoolDrops {
+  batches: number;
+  rows: number;
+}
+
+function wireCall(r: AggRow): WireCall {
+  const k = r.key;
+  return {
+    bucketMs: k.bucketMs, source: k.source, srcIp: k.srcIp, dstIp: k.dstIp, serviceIp: k.serviceIp, dstPort: k.dstPort,
+    transport: k.transport, protocol: k.protocol, method: k.method, path: k.path, host: k.host, sni: k.sni, alpn: k.alpn,
+    security: k.security, securityReason: k.securityReason, direction: k.direction,
+    count: r.count, connections: r.connections, bytes: r.bytes, firstSeenMs: r.firstSeenMs, lastSeenMs: r.lastSeenMs,
+    credentialsInPlaintext: r.credentialsInPlaintext === 1 ? 1 : 0,
+    status2xx: r.status2xx, status3xx: r.status3xx, status4xx: r.status4xx, status5xx: r.status5xx,
+  };
+}
+
+export class OutboxSink {
+  private readonly outbox: OutboxWriter;
+  private dns: WireDnsName[] = [];
+  readonly dropped: SpoolDrops = { batches: 0, rows: 0 };
+  batches = 0;
+
+  constructor(db: Db, private readonly opts: PushSpoolOptions, private readonly now: () => Date = () => new Date()) {
+    this.outbox = new OutboxWriter(db);
+  }
+
+  /** Rows drained by the aggregator; the caller holds the transaction. */
+  calls(rows: readonly AggRow[]): void {
+    for (let i = 0; i < rows.length; i += ROWS_PER_BATCH) {
+      this.emit(rows.slice(i, i + ROWS_PER_BATCH).map(wireCall), null);
+    }
+  }
+
+  /** DNS answers ride with the next batch (the aggregator's or the checkpoint's). */
+  dnsNames(rows: readonly DnsAnswer[]): void {
+    for (const r of rows) this.dns.push({ ip: r.ip, name: r.name, tsMs: Math.floor(r.tsMs) });
+  }
+
+  /** The capture's state as it is about to be committed: always a batch, so the server has it. */
+  checkpoint(capture: WireCapture): void {
+    this.emit([], capture);
+  }
+
+  private emit(calls: WireCall[], capture: WireCapture | null): void {
+    const dns = this.dns;
+    this.dns = [];
+    const seq = this.outbox.peekSeq();
+    const batch: IngestBatch = {
+      node: this.opts.node, collector: this.opts.collector, batch_id: `${this.opts.collector}-${seq}`,
+      calls, dns_names: dns, capture,
+    };
+    const body = JSON.stringify(batch);
+    const spooled = this.outbox.spooledBytes();
+    if (spooled + Buffer.byteLength(body) > this.opts.spoolMaxBytes) {
+      this.dropped.batches++;
+      this.dropped.rows += calls.length;
+      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows },
+        'push spool full: the central server has been unreachable too long; this batch is dropped and the central map will miss it (raise --spool-max or restore the server)');
+      return;
+    }
+    this.outbox.add(seq, batch.batch_id, calls.length, body, this.now().toISOString());
+    this.batches++;
+  }
+}
+
+export interface CaptureCheckpoint {
+  id: number;
+  source: WireCapture['source'];
+  name: string;
+  startedAt: string;
+  stats: IngestStats;
+  dropped: number | null;
+  /** Absent while the capture runs. */
+  end?: { status: 'complete' } | { status: 'failed'; error: string };
+  nowIso: string;
+}
+
+/** A file name or error message, fit for the wire's bounded, control-free text. */
+function printableText(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.slice(0, 1024).replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
+}
+
+/** The capture record as the server keeps it for a pushed capture. */
+export function wireCaptureOf(c: CaptureCheckpoint): WireCapture {
+  const s = c.stats;
+  return {
+    id: c.id, source: c.source, name: printableText(c.name),
+    status: c.end?.status ?? 'running', startedAt: c.startedAt, finishedAt: c.end ? c.nowIso : null,
+    bytesRead: s.bytesRead, packets: s.packets, malformed: s.malformed, skipped: s.skipped, connections: s.connections,
+    evictedEarly: s.evictedEarly, callsWritten: s.callsWritten,
+    firstTsMs: s.firstTsMs === null ? null : Math.floor(s.firstTsMs), lastTsMs: s.lastTsMs === null ? null : Math.ceil(s.lastTsMs),
+    dropped: c.dropped, error: c.end?.status === 'failed' ? printableText(c.end.error) : null,
+  };
+}

@@ -1,0 +1,109 @@
+// The ingest batch as it travels from a collector to `trustmap serve` (POST /api/v1/ingest): one
+// zod schema that the collector's outbox serialises from and the server validates against. Every
+// string is bounded and free of control characters: the key of a call is built by joining its
+// parts with U+0001 (aggregate.ts), so a part that carried one could collide with another key.
+import { z } from 'zod';
+import { MAX_HOST, MAX_PATH } from '../inspect/text.js';
+import { CALL_SOURCES, CAPTURE_STATUSES, DIRECTIONS, PROTOCOLS, SECURITIES, TRANSPORTS } from '../model.js';
+
+/** Rows a collector puts in one batch: ~400 bytes of JSON each, so ~1 MB, far below the body limit. */
+export const ROWS_PER_BATCH = 2_000;
+/** What the server accepts: a body larger than this is refused with 413 before it is parsed. */
+export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+export const MAX_CALLS = 10_000;
+export const MAX_DNS_NAMES = 20_000;
+
+const HOUR_MS = 3_600_000;
+// eslint-disable-next-line no-control-regex
+const NO_CONTROL = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+const text = (max: number) => z.string().max(max).regex(NO_CONTROL, 'control characters are not allowed');
+const count = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const epochMs = z.number().int().min(0).max(8.64e15);
+const address = z.string().max(64).regex(/^[0-9A-Za-z.:%_-]*$/, 'not an address');
+
+/** A node name: what `--node` accepts and what a token file names. */
+export const nodeName = z.string().min(1).max(253).regex(/^[\w.:-]+$/, 'node names are letters, digits, ".", "_", ":" and "-"');
+/** A batch id: the collector's id and the batch's sequence number, e.g. "6f1c…-42". */
+export const batchId = z.string().min(1).max(128).regex(/^[\w.:-]+$/, 'batch ids are letters, digits, ".", "_", ":" and "-"');
+
+/** One aggregated call row: its key (without the node, which the server takes from the token) and counters. */
+export const wireCall = z.strictObject({
+  bucketMs: epochMs.refine((n) => n % HOUR_MS === 0, 'bucketMs is the start of an hour'),
+  source: z.enum(CALL_SOURCES),
+  srcIp: address,
+  dstIp: address,
+  serviceIp: address,
+  dstPort: z.number().int().min(0).max(65535),
+  transport: z.enum(TRANSPORTS),
+  protocol: z.enum(PROTOCOLS),
+  method: text(64),
+  path: text(MAX_PATH + 2),
+  host: text(MAX_HOST),
+  sni: text(MAX_HOST),
+  alpn: text(255),
+  security: z.enum(SECURITIES),
+  securityReason: text(256),
+  direction: z.enum(DIRECTIONS),
+  count,
+  connections: count,
+  bytes: count,
+  firstSeenMs: epochMs,
+  lastSeenMs: epochMs,
+  credentialsInPlaintext: z.union([z.literal(0), z.literal(1)]),
+  status2xx: count,
+  status3xx: count,
+  status4xx: count,
+  status5xx: count,
+}).refine((c) => c.firstSeenMs <= c.lastSeenMs, 'firstSeenMs is after lastSeenMs');
+
+export const wireDnsName = z.strictObject({
+  ip: address.min(1),
+  name: text(MAX_HOST).min(1),
+  tsMs: epochMs,
+});
+
+/** The collector's capture as of this batch: tallies so far (cumulative), so the last batch wins. */
+export const wireCapture = z.strictObject({
+  /** The capture's id in the collector's store. */
+  id: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  source: z.enum(CALL_SOURCES),
+  name: text(1024),
+  status: z.enum(CAPTURE_STATUSES),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime().nullable(),
+  bytesRead: count,
+  packets: count,
+  malformed: count,
+  skipped: count,
+  connections: count,
+  evictedEarly: count,
+  callsWritten: count,
+  firstTsMs: epochMs.nullable(),
+  lastTsMs: epochMs.nullable(),
+  dropped: count.nullable(),
+  error: text(1024).nullable(),
+});
+
+/** The id a collector's store picked for itself (a UUID): with a capture id it names a pushed capture. */
+export const collectorId = z.string().min(1).max(64).regex(/^[\w-]+$/, 'collector ids are letters, digits, "_" and "-"');
+
+export const ingestBatch = z.strictObject({
+  node: nodeName,
+  collector: collectorId,
+  batch_id: batchId,
+  calls: z.array(wireCall).max(MAX_CALLS),
+  dns_names: z.array(wireDnsName).max(MAX_DNS_NAMES),
+  capture: wireCapture.nullable(),
+});
+
+export type WireCall = z.infer<typeof wireCall>;
+export type WireDnsName = z.infer<typeof wireDnsName>;
+export type WireCapture = z.infer<typeof wireCapture>;
+export type IngestBatch = z.infer<typeof ingestBatch>;
+
+/** What the server answers for an accepted batch. */
+export interface IngestReply {
+  duplicate: boolean;
+  calls: number;
+  dns_names: number;
+}

@@ -1,0 +1,83 @@
+// The collector's outbox for pushing (collect --push): batches written in the same transaction as
+// the capture record they belong to, read in order by the sender, deleted only after the server
+// answered 2xx. A batch's id is fixed when it is written, so a resend after a crash is a replay
+// the server recognises.
+import { randomUUID } from 'node:crypto';
+import type { Db } from './db.js';
+
+/** This store's collector id, created on first use: with a sequence number it names every batch. */
+export function collectorIdOf(db: Db): string {
+  const found = db.prepare('SELECT id FROM push_collector WHERE one = 1').pluck().get() as string | undefined;
+  if (found !== undefined) return found;
+  db.prepare('INSERT OR IGNORE INTO push_collector (one, id) VALUES (1, ?)').run(randomUUID());
+  return db.prepare('SELECT id FROM push_collector WHERE one = 1').pluck().get() as string;
+}
+
+export interface OutboxEntry {
+  seq: number;
+  batchId: string;
+  rows: number;
+  body: string;
+}
+
+export interface SpoolState {
+  batches: number;
+  rows: number;
+  bytes: number;
+  rejected: number;
+}
+
+/** Appends batches; the caller holds the ingest's transaction. */
+export class OutboxWriter {
+  private readonly nextSeq;
+  private readonly spooled;
+  private readonly insert;
+
+  constructor(db: Db) {
+    // AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence: a seq is never reused,
+    // even after its batch was sent and deleted, so a batch id is never reused either.
+    this.nextSeq = db.prepare(`SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'push_outbox'), 0) + 1`).pluck();
+    this.spooled = db.prepare('SELECT coalesce(sum(bytes), 0) FROM push_outbox WHERE rejected IS NULL').pluck();
+    this.insert = db.prepare('INSERT INTO push_outbox (seq, batch_id, rows, bytes, body, created_at) VALUES (?, ?, ?, ?, ?, ?)');
+  }
+
+  /** The sequence number the next batch will get. */
+  peekSeq(): number {
+    return this.nextSeq.get() as number;
+  }
+
+  /** Bytes waiting to be sent. */
+  spooledBytes(): number {
+    return this.spooled.get() as number;
+  }
+
+  add(seq: number, batchId: string, rows: number, body: string, nowIso: string): void {
+    this.insert.run(seq, batchId, rows, Buffer.byteLength(body), body, nowIso);
+  }
+}
+
+/** Batches after `afterSeq` still to send, oldest first. */
+export function nextBatches(db: Db, afterSeq: number, limit: number): OutboxEntry[] {
+  return db.prepare(
+    'SELECT seq, batch_id AS batchId, rows, body FROM push_outbox WHERE seq > ? AND rejected IS NULL ORDER BY seq LIMIT ?',
+  ).all(afterSeq, limit) as OutboxEntry[];
+}
+
+/** Removes batches the server accepted. */
+export function removeSent(db: Db, seqs: readonly number[]): void {
+  const del = db.prepare('DELETE FROM push_outbox WHERE seq = ?');
+  db.transaction(() => { for (const s of seqs) del.run(s); }).immediate();
+}
+
+/** Keeps a batch the server refused as malformed out of the queue, with the reason, for a person to look at. */
+export function markRejected(db: Db, seq: number, reason: string): void {
+  db.prepare('UPDATE push_outbox SET rejected = ? WHERE seq = ?').run(reason, seq);
+}
+
+export function spoolState(db: Db): SpoolState {
+  return db.prepare(
+    `SELECT count(*) FILTER (WHERE rejected IS NULL) AS batches, coalesce(sum(rows) FILTER (WHERE rejected IS NULL), 0) AS rows,
+            coalesce(sum(bytes) FILTER (WHERE rejected IS NULL), 0) AS bytes, count(*) FILTER (WHERE rejected IS NOT NULL) AS rejected
+     FROM push_outbox`,
+  ).get() as SpoolState;
+}
