@@ -2,24 +2,52 @@
 // The `trustmap` binary: picks the subcommand, runs it, and turns errors into one line and an
 // exit code (0 ok, 1 findings or failure, 2 usage or unreadable input). No stack traces for users;
 // TRUSTMAP_DEBUG=1 shows them.
-import { graph, graphDiff } from './analyzer/cli/graph.js';
-import { readiness } from './analyzer/cli/readiness.js';
-import { calls, captures, certs, collectPcap } from './collector/cli/commands.js';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Command, Io } from './collector/cli/command.js';
-import { INVENTORY_COMMANDS } from './collector/cli/inventory.js';
-import { TELEMETRY_COMMANDS } from './collector/cli/telemetry.js';
-import { demo } from './ui/cli/demo.js';
-import { serve } from './ui/cli/serve.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './collector/cli/support.js';
 
 const VERSION = '0.1.0';
 
-const COMMANDS: Command[] = [demo, collectPcap, calls, captures, certs, ...INVENTORY_COMMANDS, ...TELEMETRY_COMMANDS,
-  // graph diff before graph: the dispatcher takes the first command whose words match.
-  graphDiff, graph, readiness, serve];
+/**
+ * The commands, loaded on use: a command imports only what it needs, so `collect pcap` starts
+ * without express, the analyzer and the YAML renderer (start-up time, and the collector's RSS
+ * budget, count). `path` must equal the loaded command's own path (checked on load and by a test).
+ * Order matters: the dispatcher takes the first entry whose words match.
+ */
+interface Entry {
+  path: string[];
+  load: () => Promise<Command>;
+}
 
-function overview(): string {
-  const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');
+export const COMMANDS: Entry[] = [
+  { path: ['demo'], load: async () => (await import('./ui/cli/demo.js')).demo },
+  { path: ['collect', 'pcap'], load: async () => (await import('./collector/cli/commands.js')).collectPcap },
+  { path: ['collect', 'envoy'], load: async () => (await import('./collector/cli/telemetry.js')).collectEnvoy },
+  { path: ['collect', 'hubble'], load: async () => (await import('./collector/cli/telemetry.js')).collectHubble },
+  { path: ['calls'], load: async () => (await import('./collector/cli/commands.js')).calls },
+  { path: ['captures'], load: async () => (await import('./collector/cli/commands.js')).captures },
+  { path: ['certs'], load: async () => (await import('./collector/cli/commands.js')).certs },
+  { path: ['inventory', 'load'], load: async () => (await import('./collector/cli/inventory.js')).inventoryLoad },
+  { path: ['inventory', 'snapshot'], load: async () => (await import('./collector/cli/inventory.js')).inventorySnapshot },
+  { path: ['inventory', 'list'], load: async () => (await import('./collector/cli/inventory.js')).inventoryList },
+  { path: ['inventory'], load: async () => (await import('./collector/cli/inventory.js')).inventory },
+  { path: ['graph', 'diff'], load: async () => (await import('./analyzer/cli/graph.js')).graphDiff },
+  { path: ['graph'], load: async () => (await import('./analyzer/cli/graph.js')).graph },
+  { path: ['readiness'], load: async () => (await import('./analyzer/cli/readiness.js')).readiness },
+  { path: ['policy'], load: async () => (await import('./analyzer/cli/policy.js')).policy },
+  { path: ['serve'], load: async () => (await import('./ui/cli/serve.js')).serve },
+];
+
+/** Loads an entry's command and checks that it is the one the entry names. */
+export async function loadCommand(e: Entry): Promise<Command> {
+  const cmd = await e.load();
+  if (cmd.path.join(' ') !== e.path.join(' ')) throw new Error(`command table: "${e.path.join(' ')}" loads "${cmd.path.join(' ')}"`);
+  return cmd;
+}
+
+async function overview(): Promise<string> {
+  const rows = (await Promise.all(COMMANDS.map(loadCommand))).map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');
   return `trustmap maps who calls whom in a service mesh, proposes least-privilege policies, and
 checks whether strict mTLS is safe to turn on.
 
@@ -37,16 +65,16 @@ Examples:
 `;
 }
 
-function find(argv: string[]): { cmd: Command; rest: string[] } | null {
-  for (const cmd of COMMANDS) {
-    if (cmd.path.every((w, i) => argv[i] === w)) return { cmd, rest: argv.slice(cmd.path.length) };
+function find(argv: string[]): { entry: Entry; rest: string[] } | null {
+  for (const entry of COMMANDS) {
+    if (entry.path.every((w, i) => argv[i] === w)) return { entry, rest: argv.slice(entry.path.length) };
   }
   return null;
 }
 
 export async function main(argv: string[], io: Io): Promise<number> {
   if (argv.length === 0 || argv[0] === 'help' || argv[0] === '--help' || argv[0] === '-h') {
-    io.stdout.write(overview());
+    io.stdout.write(await overview());
     return argv.length === 0 ? EXIT_USAGE : EXIT_OK;
   }
   if (argv[0] === '--version' || argv[0] === 'version') {
@@ -62,12 +90,13 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stderr.write(`error: ${hint}\n`);
     return EXIT_USAGE;
   }
+  const cmd = await loadCommand(found.entry);
   if (found.rest.includes('--help') || found.rest.includes('-h')) {
-    io.stdout.write(found.cmd.help);
+    io.stdout.write(cmd.help);
     return EXIT_OK;
   }
   try {
-    return await found.cmd.run(found.rest, io);
+    return await cmd.run(found.rest, io);
   } catch (err) {
     if (err instanceof UsageError || err instanceof InputError) {
       io.stderr.write(`error: ${err.message}\n`);
@@ -82,7 +111,21 @@ export async function main(argv: string[], io: Io): Promise<number> {
 // stdin is a getter: touching process.stdin makes Node switch a pipe to non-blocking mode, and
 // the ingest worker reads standard input itself.
 const io: Io = { get stdin() { return process.stdin; }, stdout: process.stdout, stderr: process.stderr };
-main(process.argv.slice(2), io).then(
-  (code) => { process.exitCode = code; },
-  (err) => { process.stderr.write(`${(err as Error).stack ?? err}\n`); process.exitCode = EXIT_FAILURE; },
-);
+
+/** True when this file is the program (run as the bin, through its npm symlink or directly), not imported by a test. */
+function isEntryPoint(): boolean {
+  const argv1 = process.argv[1];
+  if (argv1 === undefined) return false;
+  try {
+    return realpathSync(argv1) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2), io).then(
+    (code) => { process.exitCode = code; },
+    (err) => { process.stderr.write(`${(err as Error).stack ?? err}\n`); process.exitCode = EXIT_FAILURE; },
+  );
+}

@@ -3,13 +3,16 @@ import { log } from '../../collector/log.js';
 import { InputError, UsageError } from '../../collector/cli/support.js';
 import type { Io } from '../../collector/cli/command.js';
 import { isLoopback } from '../security.js';
-import { startServer, type RunningServer, type ServerOptions } from '../server.js';
+import type { RunningServer, ServerOptions } from '../server.js';
 
 /** Binds, falling back to any free port when `isPortFlexible` and the port is taken. */
 export async function bind(o: ServerOptions, isPortFlexible = false): Promise<RunningServer> {
   if (!isLoopback(o.host) && o.token === null) {
     throw new UsageError(`refusing to serve on ${o.host} without a token: set TRUSTMAP_TOKEN or --token-file (or bind 127.0.0.1)`);
   }
+  // express and the analysis routes load only when a command serves: every other command (the
+  // collectors above all, whose peak RSS is budgeted) starts without them.
+  const { startServer } = await import('../server.js');
   try {
     return await startServer(o);
   } catch (err) {
