@@ -3,18 +3,24 @@
 // store's own writer) is served by the built `trustmap serve`; we time /api/graph, then load the
 // page in headless Chromium and time until the map is drawn and a click on a node has opened its
 // panel. Targets: /api/graph < 200 ms, drawn and responding < 2 s from navigation.
+//
+// The server reuses the analyzer's answers until the store changes (ui/api/memo.ts), so each
+// figure is taken both ways: "fresh" right after this process committed one more call to the
+// store (as a collector's flush would; the server must rebuild everything), and "repeat" with the
+// store unchanged since the previous request. The targets are judged on the fresh figures.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { chromium, type Browser } from 'playwright-core';
 import { AggRow } from '../../collector/aggregate.js';
 import { loadInventoryBytes } from '../../collector/inventory/load.js';
 import type { CallKey, Protocol, Security } from '../../collector/model.js';
 import { CallWriter } from '../../collector/store/calls.js';
 import { openStore } from '../../collector/store/db.js';
 import { describeMachine, median, table, type BenchSuite, type SuiteOutcome } from './measure.js';
+import { mulberry32 } from './synth-capture.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TRUSTMAP = join(ROOT, 'dist', 'trustmap.js');
@@ -24,28 +30,23 @@ const TARGETS = { graphMs: 200, pageMs: 2000 };
 
 const say = (s: string) => process.stdout.write(`${s}\n`);
 
-/** mulberry32: the same seed gives the same store. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface SyntheticShape { namespaces: number; perNamespace: number; edges: number; seed: number }
 
 const ipOf = (i: number) => `10.244.${Math.floor(i / 250)}.${(i % 250) + 2}`;
 
+export interface SyntheticStore {
+  nodes: number;
+  edges: number;
+  /** One row's key: writing it again adds a call to an existing edge (the graph's shape stays). */
+  touch: { key: CallKey; keyString: string };
+}
+
 /**
  * Writes a store whose workload graph has namespaces × perNamespace nodes and `edges` distinct
- * edges (70% inside a namespace), with a mix of protocols and security. Returns the edge count.
+ * edges (70% inside a namespace), with a mix of protocols and security.
  */
-export function writeSyntheticStore(file: string, shape: SyntheticShape): { nodes: number; edges: number } {
-  const r = rng(shape.seed);
+export function writeSyntheticStore(file: string, shape: SyntheticShape): SyntheticStore {
+  const r = mulberry32(shape.seed);
   const n = shape.namespaces * shape.perNamespace;
   const t0 = Date.parse('2026-01-01T00:00:00Z');
   const ns = (i: number) => `team-${String(Math.floor(i / shape.perNamespace)).padStart(2, '0')}`;
@@ -96,7 +97,23 @@ export function writeSyntheticStore(file: string, shape: SyntheticShape): { node
     }
     const writer = new CallWriter(db);
     db.transaction(() => writer.write(rows))();
-    return { nodes: n, edges: pairs.size };
+    return { nodes: n, edges: pairs.size, touch: { key: rows[0].key, keyString: rows[0].keyString } };
+  } finally {
+    db.close();
+  }
+}
+
+/** Commits one more call on an existing edge from a connection of our own, as a collector would. */
+function touchStore(file: string, touch: SyntheticStore['touch']): void {
+  const db = openStore(file);
+  try {
+    const row = new AggRow(touch.key, touch.keyString);
+    row.count = 1;
+    row.connections = 1;
+    row.bytes = 700;
+    row.seen(touch.key.bucketMs, touch.key.bucketMs + 1000);
+    const writer = new CallWriter(db);
+    db.transaction(() => writer.write([row]))();
   } finally {
     db.close();
   }
@@ -119,8 +136,40 @@ async function serve(db: string): Promise<{ child: ChildProcess; url: string }> 
   return { child, url };
 }
 
+interface PageTimes { drawnMs: number; clickMs: number; drawnNodes: number; drawnEdges: number }
+
+/** Loads the page, waits until the map is drawn, clicks the 500th node and waits for its panel's calls. */
+async function timePage(browser: Browser, url: string): Promise<PageTimes> {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  try {
+    const start = Date.now();
+    await page.goto(url);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    const drawnMs = Date.now() - start;
+    const drawnNodes = await page.locator('svg.map g.node').count();
+    const drawnEdges = await page.locator('svg.map path.edge').count();
+    await page.locator('svg.map g.node').nth(500).click({ force: true, timeout: 10_000 });
+    await page.locator('aside.panel table.inbound, aside.panel table.outbound').first().waitFor({ timeout: 10_000 });
+    return { drawnMs, clickMs: Date.now() - start, drawnNodes, drawnEdges };
+  } finally {
+    await page.close();
+  }
+}
+
+async function timeGraph(url: string): Promise<{ ms: number; nodes: number; edges: number; bytes: number }> {
+  const t = performance.now();
+  const res = await fetch(new URL('/api/graph', url));
+  const body = await res.text();
+  const ms = performance.now() - t;
+  if (res.status !== 200) throw new Error(`/api/graph answered ${res.status}: ${body.slice(0, 200)}`);
+  const g = JSON.parse(body) as { nodes: unknown[]; edges: unknown[] };
+  return { ms, nodes: g.nodes.length, edges: g.edges.length, bytes: body.length };
+}
+
+const range = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+
 async function run(argv: string[]): Promise<SuiteOutcome> {
-  const runs = Number(argv[argv.indexOf('--runs') + 1]) || 5;
+  const runs = Number(argv[argv.indexOf('--runs') + 1]) || 3;
   if (!existsSync(TRUSTMAP)) throw new Error('dist/trustmap.js is missing: run npm run build first');
   if (!existsSync(CHROMIUM)) throw new Error(`needs Chromium at ${CHROMIUM} (apt-get install -y chromium)`);
   mkdirSync(OUT_DIR, { recursive: true });
@@ -136,64 +185,62 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'] });
   let checksFailed = 0;
-  const graphMs: number[] = [], drawnMs: number[] = [], clickMs: number[] = [];
-  let drawnNodes = 0, drawnEdges = 0, apiNodes = 0, apiEdges = 0, bytes = 0;
+  const m = { graphFresh: [] as number[], graphRepeat: [] as number[], drawnFresh: [] as number[], clickFresh: [] as number[], drawnRepeat: [] as number[], clickRepeat: [] as number[] };
+  let first = 0, apiNodes = 0, apiEdges = 0, bytes = 0;
+  const drawn: PageTimes[] = [];
   try {
-    for (let k = 0; k < runs + 1; k++) {
-      const t = performance.now();
-      const res = await fetch(new URL('/api/graph', server.url));
-      const body = await res.text();
-      const ms = performance.now() - t;
-      if (k > 0) graphMs.push(ms); // the first request also warms the page cache: reported apart
-      else say(`/api/graph first (cold) request: ${ms.toFixed(0)} ms`);
-      const g = JSON.parse(body) as { nodes: unknown[]; edges: unknown[] };
-      apiNodes = g.nodes.length; apiEdges = g.edges.length; bytes = body.length;
+    // The server's very first answer also pays for loading and compiling the analyzer.
+    first = (await timeGraph(server.url)).ms;
+    say(`/api/graph, first request after start: ${first.toFixed(0)} ms`);
+    for (let k = 0; k < runs; k++) {
+      touchStore(db, made.touch);
+      const fresh = await timeGraph(server.url);
+      m.graphFresh.push(fresh.ms);
+      m.graphRepeat.push((await timeGraph(server.url)).ms);
+      ({ nodes: apiNodes, edges: apiEdges, bytes } = fresh);
     }
     for (let k = 0; k < runs; k++) {
-      const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-      try {
-        const start = Date.now();
-        await page.goto(server.url);
-        await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
-        drawnMs.push(Date.now() - start);
-        drawnNodes = await page.locator('svg.map g.node').count();
-        drawnEdges = await page.locator('svg.map path.edge').count();
-        await page.locator('svg.map g.node').nth(500).click({ force: true, timeout: 10_000 });
-        await page.locator('aside.panel table.inbound, aside.panel table.outbound').first().waitFor({ timeout: 10_000 });
-        clickMs.push(Date.now() - start);
-      } finally {
-        await page.close();
-      }
+      touchStore(db, made.touch);
+      const fresh = await timePage(browser, server.url);
+      m.drawnFresh.push(fresh.drawnMs); m.clickFresh.push(fresh.clickMs);
+      const again = await timePage(browser, server.url);
+      m.drawnRepeat.push(again.drawnMs); m.clickRepeat.push(again.clickMs);
+      drawn.push(fresh, again);
     }
   } finally {
     await browser.close();
     server.child.kill('SIGTERM');
     await once(server.child, 'exit');
   }
-  if (apiNodes !== made.nodes || drawnNodes !== apiNodes || drawnEdges !== apiEdges) {
+  const wrong = drawn.filter((d) => d.drawnNodes !== apiNodes || d.drawnEdges !== apiEdges);
+  if (apiNodes !== made.nodes || wrong.length > 0) {
     checksFailed++;
-    say(`!!! nodes: store ${made.nodes}, API ${apiNodes}, drawn ${drawnNodes}; edges: API ${apiEdges}, drawn ${drawnEdges}`);
+    say(`!!! nodes: store ${made.nodes}, API ${apiNodes}; edges: API ${apiEdges}; drawn (nodes/edges): ${drawn.map((d) => `${d.drawnNodes}/${d.drawnEdges}`).join(' ')}`);
   }
   say('');
+  const row = (what: string, xs: number[]) => [what, String(xs.length), median(xs).toFixed(0), range(xs)];
   say(table(['measure', 'runs', 'median ms', 'min–max ms'], [
-    ['/api/graph (warm)', String(graphMs.length), median(graphMs).toFixed(0), `${Math.min(...graphMs).toFixed(0)}–${Math.max(...graphMs).toFixed(0)}`],
-    ['page load → map drawn', String(drawnMs.length), median(drawnMs).toFixed(0), `${Math.min(...drawnMs)}–${Math.max(...drawnMs)}`],
-    ['page load → click answered', String(clickMs.length), median(clickMs).toFixed(0), `${Math.min(...clickMs)}–${Math.max(...clickMs)}`],
+    row('/api/graph, store just changed', m.graphFresh),
+    row('/api/graph, store unchanged', m.graphRepeat),
+    row('page → map drawn, store just changed', m.drawnFresh),
+    row('page → click answered, store just changed', m.clickFresh),
+    row('page → map drawn, store unchanged', m.drawnRepeat),
+    row('page → click answered, store unchanged', m.clickRepeat),
   ]));
-  say(`graph: ${apiNodes} nodes, ${apiEdges} edges, ${(bytes / 1e6).toFixed(1)} MB of JSON; drawn: ${drawnNodes} nodes, ${drawnEdges} edges`);
+  say(`graph: ${apiNodes} nodes, ${apiEdges} edges, ${(bytes / 1e6).toFixed(1)} MB of JSON; every page drew ${drawn.length - wrong.length === drawn.length ? 'all of them' : 'a different number'}`);
   const targets: Array<[string, boolean]> = [
-    [`/api/graph < ${TARGETS.graphMs} ms (median ${median(graphMs).toFixed(0)} ms)`, median(graphMs) < TARGETS.graphMs],
-    [`drawn and answering a click < ${TARGETS.pageMs} ms from navigation (median ${median(clickMs).toFixed(0)} ms)`, median(clickMs) < TARGETS.pageMs],
+    [`/api/graph < ${TARGETS.graphMs} ms after a store change (median ${median(m.graphFresh).toFixed(0)} ms)`, median(m.graphFresh) < TARGETS.graphMs],
+    [`drawn and answering a click < ${TARGETS.pageMs} ms from navigation after a store change (median ${median(m.clickFresh).toFixed(0)} ms)`, median(m.clickFresh) < TARGETS.pageMs],
   ];
   for (const [what, ok] of targets) say(`${ok ? 'PASS' : 'FAIL'}  ${what}`);
   const resultFile = join(OUT_DIR, `ui-${machine.date.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(resultFile, JSON.stringify({ machine, shape, apiNodes, apiEdges, bytes, graphMs, drawnMs, clickMs, targets }, null, 2) + '\n');
+  writeFileSync(resultFile, JSON.stringify({ machine, shape, apiNodes, apiEdges, bytes, firstGraphMs: first, ...m, targets }, null, 2) + '\n');
   say(`results: ${resultFile}`);
   return { targetsFailed: targets.filter(([, ok]) => !ok).length, checksFailed };
 }
 
 export const uiSuite: BenchSuite = {
   name: 'ui',
-  summary: 'the web UI at 1,000 workloads / 5,000 edges: /api/graph time, page drawn and clickable (--runs 5)',
+  summary: 'the web UI at 1,000 workloads / 5,000 edges: /api/graph time, page drawn and clickable (--runs 3)',
   run,
 };

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
+import { httpConnection, pcapFile } from '../helpers/packets.js';
 
 const DEMO = new URL('../testbed/demo/', import.meta.url).pathname;
 const TOKEN = 'test-token-0123456789abcdef';
@@ -255,6 +256,38 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
         .on('error', reject).end();
     });
     assert.equal(status, 421);
+  });
+});
+
+describe('trustmap serve: a store that changes under it', { timeout: 60_000 }, () => {
+  it('answers from what is in the store now: a collector\'s commit shows at the next request', async () => {
+    const db = demoStore();
+    const s = await serve(['--db', db, '--port', '0']);
+    try {
+      const get = async <T>(path: string): Promise<T> => {
+        const r = await fetch(new URL(path, s.url));
+        assert.equal(r.status, 200);
+        return (await r.json()) as T;
+      };
+      const before = await get<{ counts: { calls: number; call_rows: number } }>('/api/summary');
+      const graphBefore = await get<GraphBody>('/api/graph');
+      // The same answers twice while nothing changes.
+      assert.deepEqual(await get<GraphBody>('/api/graph'), graphBefore);
+      const capture = join(tempDir('tm-ui-more-'), 'more.pcap');
+      writeFileSync(capture, pcapFile(httpConnection({
+        client: '10.77.0.1', server: '10.77.0.2', cport: 40100, sport: 8080, t0: Date.parse('2026-01-01T00:00:00Z'),
+        requests: [1, 2, 3].map((i) => ({ req: `GET /more/${i} HTTP/1.1\r\nHost: more\r\n\r\n`, resp: 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n' })),
+      })));
+      const r = runCli(['collect', 'pcap', '--db', db, capture]);
+      assert.equal(r.code, 0, r.stderr);
+      const after = await get<{ counts: { calls: number; call_rows: number } }>('/api/summary');
+      assert.equal(after.counts.calls, before.counts.calls + 3);
+      const graphAfter = await get<GraphBody>('/api/graph');
+      assert.equal(graphAfter.edges.length, graphBefore.edges.length + 1);
+      assert.ok(graphAfter.nodes.some((n) => n.id.includes('10.77.0.2')), 'the new server address is a node');
+    } finally {
+      await stop(s);
+    }
   });
 });
 

@@ -1,13 +1,15 @@
 // The JSON API under /api/. Each handler: zod-parse its parameters (400 on anything off), ask the
-// analyzer through `Analysis`, shape the answer. Responses are never cached: the store changes
-// under a running server as collectors write.
+// analyzer through `Analysis`, shape the answer. Responses are never cached by the browser (the
+// store changes under a running server as collectors write); the analyzer's answers are reused
+// only until the store changes (memo.ts).
 import express, { type Request, type Response, type Router } from 'express';
-import type { Graph } from '../../analyzer/model.js';
+import type { Graph, GraphQuery } from '../../analyzer/model.js';
 import { iterateCalls, listCalls } from '../../collector/store/calls.js';
 import { listCaptures } from '../../collector/store/captures.js';
 import type { Db } from '../../collector/store/db.js';
 import type { Analysis, PolicySet } from './analysis.js';
 import { callsQuery, graphQuery, nodeQuery, parseNone, policyFormatPath, policyQuery, readinessQuery, workloadPath, workloadQuery } from './params.js';
+import { StoreMemo } from './memo.js';
 import { HttpProblem, parseOr400 } from './problem.js';
 import type { NodeDetails, Summary, WorkloadPolicy } from './types.js';
 import { applyFilter, neighbourhood } from './view.js';
@@ -28,13 +30,16 @@ function send(res: Response, body: unknown): void {
 export function apiRouter(ctx: ApiContext): Router {
   const r = express.Router();
   const { db, analysis } = ctx;
+  const memo = new StoreMemo(db);
+  const checkReadiness = analysis.checkReadiness;
 
   const readiness = (q: { namespaces?: string[]; sinceMs?: number; untilMs?: number; minWindowMs?: number; trustDomain?: string }) => {
-    if (analysis.checkReadiness === null) return null;
-    return analysis.checkReadiness(db, {
+    if (checkReadiness === null) return null;
+    const opts = {
       namespaces: q.namespaces, sinceMs: q.sinceMs, untilMs: q.untilMs,
       minWindowMs: q.minWindowMs ?? ctx.minWindowMs, trustDomain: q.trustDomain ?? ctx.trustDomain,
-    });
+    };
+    return memo.get(`readiness ${JSON.stringify(opts)}`, () => checkReadiness(db, opts));
   };
 
   const policies = (format: string, q: { namespaces?: string[]; sinceMs?: number; untilMs?: number; granularity?: string; trustDomain?: string; istioVersion?: string; dryRun?: boolean }): PolicySet => {
@@ -42,16 +47,24 @@ export function apiRouter(ctx: ApiContext): Router {
     if (!analysis.policyFormats.includes(format)) {
       throw new HttpProblem(400, `unknown policy format "${format}"; one of: ${analysis.policyFormats.join(', ')} (at: path.format)`, 'urn:trustmap:problem:invalid-parameter');
     }
-    return analysis.proposePolicies(db, { format, ...q, trustDomain: q.trustDomain ?? ctx.trustDomain });
+    const propose = analysis.proposePolicies;
+    const opts = { format, ...q, trustDomain: q.trustDomain ?? ctx.trustDomain };
+    return memo.get(`policies ${JSON.stringify(opts)}`, () => propose(db, opts));
   };
 
-  const workloadGraph = (sinceMs?: number, untilMs?: number): Graph =>
-    analysis.buildGraph(db, { level: 'workload', sinceMs, untilMs, trustDomain: ctx.trustDomain });
+  const graph = (q: Omit<GraphQuery, 'trustDomain'>): Graph => {
+    const query: GraphQuery = { ...q, trustDomain: ctx.trustDomain };
+    return memo.get(`graph ${JSON.stringify(query)}`, () => analysis.buildGraph(db, query));
+  };
+  const workloadGraph = (sinceMs?: number, untilMs?: number): Graph => graph({ level: 'workload', sinceMs, untilMs });
 
   r.get('/summary', (req, res) => {
     parseOr400(parseNone, req.query, 'query');
-    let rows = 0, calls = 0;
-    for (const c of iterateCalls(db)) { rows++; calls += c.count; }
+    const { rows, calls } = memo.get('call totals', () => {
+      let n = 0, sum = 0;
+      for (const c of iterateCalls(db)) { n++; sum += c.count; }
+      return { rows: n, calls: sum };
+    });
     const g = workloadGraph();
     const namespaces = [...new Set(g.nodes.flatMap((n) => (n.namespace === null ? [] : [n.namespace])))].sort();
     const captures = listCaptures(db);
@@ -71,8 +84,14 @@ export function apiRouter(ctx: ApiContext): Router {
 
   r.get('/graph', (req, res) => {
     const q = parseOr400(graphQuery, req.query, 'query');
-    const g = analysis.buildGraph(db, { level: q.level, sinceMs: q.since, untilMs: q.until, namespaces: q.namespace, trustDomain: ctx.trustDomain });
-    send(res, applyFilter(g, { protocols: q.protocol, securities: q.security, hideInfra: q.hide_infra }, q.namespace ?? []));
+    // The serialised answer is memoised too: JSON.stringify of a 5,000-edge graph (4 MB) alone
+    // takes 20–35 ms.
+    const body = memo.get(`graph json ${JSON.stringify(q)}`, () => {
+      const g = graph({ level: q.level, sinceMs: q.since, untilMs: q.until, namespaces: q.namespace });
+      return JSON.stringify(applyFilter(g, { protocols: q.protocol, securities: q.security, hideInfra: q.hide_infra }, q.namespace ?? []));
+    });
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('json').send(body);
   });
 
   const details = (res: Response, id: string, q: { since?: number; until?: number }) => {
@@ -82,7 +101,9 @@ export function apiRouter(ctx: ApiContext): Router {
     let verdict: NodeDetails['namespace_readiness'] = null;
     let workload: NodeDetails['readiness'] = null;
     if (n.node.kind === 'workload' && n.node.namespace !== null) {
-      const report = readiness({ namespaces: [n.node.namespace], sinceMs: q.since, untilMs: q.until });
+      // The whole report (readiness reads the whole graph either way), so every click in this
+      // window reuses one memoised answer.
+      const report = readiness({ sinceMs: q.since, untilMs: q.until });
       const ns = report?.namespaces.find((x) => x.namespace === n.node.namespace);
       if (ns) verdict = { namespace: ns.namespace, verdict: ns.verdict };
       workload = ns?.workloads.find((w) => w.name === n.node.name || w.name === n.node.id) ?? null;
