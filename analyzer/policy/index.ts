@@ -4,4 +4,4 @@
 export { POLICY_FORMATS, GRANULARITIES } from './model.js';
 export type { DnsTarget, GeneratorContext, Granularity, PolicyBlocker, PolicyFile, PolicyFormat, PolicyGenerator, PolicyOptions, PolicySet, StrictVerdict } from './model.js';
 export { asStream, generatePolicies, GENERATORS, namespaceFilename } from './generate.js';
-export { policyOptionsSchema, proposePolicies } from './propose.js';
+export { DEFAULT_ISTIO_VERSION, DEFAULT_MIN_WINDOW_MS, policyOptionsSchema, proposePolicies } from './propose.js';

@@ -11,6 +11,9 @@ import { generatePolicies } from './generate.js';
 import { GRANULARITIES, POLICY_FORMATS, type DnsTarget, type GeneratorContext, type PolicyOptions, type PolicySet, type StrictVerdict } from './model.js';
 import { selectorLabels } from './shared.js';
 
+/** The Istio version assumed unless told: a current release, with v1 APIs and path templates. */
+export const DEFAULT_ISTIO_VERSION = '1.26';
+
 /** What `trustmap readiness` asks for by default before it calls a workload ready: a week. */
 export const DEFAULT_MIN_WINDOW_MS = 7 * 864e5;
 
@@ -18,7 +21,7 @@ export const policyOptionsSchema = z.object({
   format: z.enum(POLICY_FORMATS),
   granularity: z.enum(GRANULARITIES).default('path'),
   trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/).default(DEFAULT_TRUST_DOMAIN),
-  istioVersion: z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'an Istio version is X.Y').default('1.26'),
+  istioVersion: z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'an Istio version is X.Y').default(DEFAULT_ISTIO_VERSION),
   dryRun: z.boolean().default(false),
   namespaces: z.array(z.string().min(1)).optional(),
   sinceMs: z.number().finite().optional(),
