@@ -1,11 +1,12 @@
 // `npm run bench [-- --only NAME] [--strict] [suite flags]`: runs every benchmark suite in turn
 // (one at a time: they share the machine's cores). Exit 0 unless a suite's counts disagree with
 // its ground truth (1), a target is missed under --strict (1), or the flags are wrong (2).
+import { analyzerSuite } from './analyzer.js';
 import { collectorSuite } from './collector.js';
 import type { BenchSuite } from './measure.js';
 import { uiSuite } from './ui.js';
 
-const SUITES: BenchSuite[] = [collectorSuite, uiSuite];
+const SUITES: BenchSuite[] = [collectorSuite, analyzerSuite, uiSuite];
 
 function usage(): string {
   return `Usage: npm run bench -- [--only NAME] [--strict] [suite flags]
@@ -15,6 +16,7 @@ ${SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.summary}`).join('\n')}
 
 Collector flags: --size 1G  --runs 3  --format pcap|pcapng  --link ether|sll2  --seed 1
                  --tshark-runs 1  --tshark-timeout 1800  --no-build
+Analyzer flags:  --workloads 5000  --namespaces 200  --rows 100000  --days 7  --seed 1  --runs 3
 `;
 }
 
