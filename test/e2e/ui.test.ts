@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { log } from '../../collector/log.js';
 import { openStore } from '../../collector/store/db.js';
-import { storeAnalysis } from '../../ui/api/analysis.js';
+import { storeAnalysis, type Analysis } from '../../ui/api/analysis.js';
 import { startServer } from '../../ui/server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
@@ -36,9 +36,9 @@ function store(inputs: Array<['collect' | 'inventory', string]>): string {
 interface Server { url: string; close(): Promise<void> }
 
 /** The UI server in this process (the binary's own start-up is covered by test/integration/ui-api.test.ts). */
-async function startServe(file: string): Promise<Server> {
+async function startServe(file: string, analysis: Analysis = storeAnalysis): Promise<Server> {
   const db = openStore(file, { readonly: true });
-  const running = await startServer({ db, analysis: storeAnalysis, host: '127.0.0.1', port: 0, token: null, minWindowMs: 5000 });
+  const running = await startServer({ db, analysis, host: '127.0.0.1', port: 0, token: null, minWindowMs: 5000 });
   return { url: running.url, close: async () => { await running.close(); db.close(); } };
 }
 
@@ -46,8 +46,8 @@ async function startServe(file: string): Promise<Server> {
  * Runs `fn` on a fresh page that records what must not happen (script errors, console errors and
  * warnings, dialogs) and closes it afterwards; `fn` gets the list to assert on.
  */
-async function withPage(browser: Browser, fn: (page: Page, problems: string[]) => Promise<void>): Promise<void> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 860 } });
+async function withPage(browser: Browser, fn: (page: Page, problems: string[]) => Promise<void>, permissions: string[] = []): Promise<void> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 }, permissions });
   page.setDefaultTimeout(10_000);
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -148,6 +148,34 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       assert.match(page.url(), /node=/);
       assert.deepEqual(problems, []);
     });
+  });
+
+  it('the panel shows each format\'s proposed policy as the API has it, with copy and download', async () => {
+    const id = 'shop/frontend';
+    const formats = ((await (await fetch(new URL('/api/policies/formats', demo!.url))).json()) as { formats: string[] }).formats;
+    assert.deepEqual([...formats].sort(), ['cilium', 'istio', 'linkerd', 'netpol']);
+    await withPage(browser!, async (page, problems) => {
+      await ready(page, `${demo!.url}?node=${encodeURIComponent(id)}`);
+      const sec = page.locator('aside.panel section.policies');
+      assert.deepEqual(await sec.locator('button.tab').allTextContents(), formats);
+      for (const format of formats) {
+        const want = (await (await fetch(new URL(`/api/policies/${format}?workload=${encodeURIComponent(id)}`, demo!.url))).json()) as { yaml: string | null };
+        assert.ok(want.yaml !== null && want.yaml.includes('kind:'), `${format}: the API proposes a policy for ${id}`);
+        await sec.locator(`button.tab[data-format="${format}"]`).click();
+        await sec.locator(`pre.yaml[data-format="${format}"]`).waitFor();
+        assert.equal(await sec.locator('button.tab[aria-selected="true"]').textContent(), format);
+        assert.equal(await sec.locator('pre.yaml').textContent(), want.yaml, `${format}: shown as the API has it`);
+
+        await sec.locator('button.copy').click();
+        await sec.locator('button.copy', { hasText: 'Copied' }).waitFor();
+        assert.equal(await page.evaluate('navigator.clipboard.readText()'), want.yaml, `${format}: copied`);
+
+        const [file] = await Promise.all([page.waitForEvent('download'), sec.locator('a.download').click()]);
+        assert.equal(file.suggestedFilename(), `trustmap-${format}-shop-frontend.yaml`);
+        assert.equal(readFileSync((await file.path())!, 'utf8'), want.yaml, `${format}: downloaded`);
+      }
+      assert.deepEqual(problems, []);
+    }, ['clipboard-read', 'clipboard-write']);
   });
 
   it('exports the map as SVG and PNG', async () => {

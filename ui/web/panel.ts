@@ -105,14 +105,18 @@ function renderPolicies(body: Sel, workload: string, summary: Summary, signal: A
     add(sec, 'p', 'muted', 'Policy proposals are not available in this build.');
     return;
   }
-  const tabs = add(sec, 'div', 'tabs').attr('role', 'tablist');
-  const pane = add(sec, 'div', 'tab-pane');
+  const tabs = add(sec, 'div', 'tabs').attr('role', 'tablist').attr('aria-label', 'policy format');
+  const pane = add(sec, 'div', 'tab-pane').attr('role', 'tabpanel');
+  let shown = '';
   const show = async (format: string) => {
+    shown = format;
     tabs.selectAll('button').attr('aria-selected', function () { return String((this as HTMLElement).dataset.format === format); });
     clear(pane);
     add(pane, 'p', 'muted', 'Loading…');
     try {
       const p = await api.workloadPolicy(format, workload, signal);
+      // A quicker click on another tab has taken the pane meanwhile.
+      if (shown !== format) return;
       clear(pane);
       for (const b of p.blockers) add(pane, 'p', 'warn-text', `Held back: ${b.reason} (callers: ${b.callers.join(', ') || 'none'})`);
       if (p.yaml === null) { add(pane, 'p', 'muted', `No ${format} policy proposed for this workload.`); return; }
@@ -123,9 +127,9 @@ function renderPolicies(body: Sel, workload: string, summary: Summary, signal: A
         copyText(yaml).then((ok) => copy.text(ok ? 'Copied' : 'Copy failed'), () => copy.text('Copy failed'));
       });
       add(bar, 'a', 'button download', 'Download YAML').attr('href', api.policyDownloadUrl(format, workload)).attr('download', '');
-      add(pane, 'pre', 'yaml').text(yaml);
+      add(pane, 'pre', 'yaml').attr('data-format', format).attr('tabindex', 0).text(yaml);
     } catch (err) {
-      if ((err as Error).name === 'AbortError') return;
+      if ((err as Error).name === 'AbortError' || shown !== format) return;
       clear(pane);
       add(pane, 'p', 'error', err instanceof ApiError ? err.message : 'Could not load the policy.');
     }
