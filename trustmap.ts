@@ -23,6 +23,7 @@ interface Entry {
 export const COMMANDS: Entry[] = [
   { path: ['demo'], load: async () => (await import('./ui/cli/demo.js')).demo },
   { path: ['collect', 'pcap'], load: async () => (await import('./collector/cli/commands.js')).collectPcap },
+  { path: ['collect', 'live'], load: async () => (await import('./collector/cli/live.js')).collectLive },
   { path: ['collect', 'envoy'], load: async () => (await import('./collector/cli/telemetry.js')).collectEnvoy },
   { path: ['collect', 'hubble'], load: async () => (await import('./collector/cli/telemetry.js')).collectHubble },
   { path: ['calls'], load: async () => (await import('./collector/cli/commands.js')).calls },

@@ -5,7 +5,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { Aggregator } from './aggregate.js';
+import { Aggregator, type AggRow } from './aggregate.js';
 import { decodeLink } from './decode/link.js';
 import { DecodedPacket, OK, SKIP } from './decode/packet.js';
 import { createInspector, inspectDatagram } from './inspect/inspector.js';
@@ -16,7 +16,7 @@ import type { MalformedReason, PacketSink, RecordReader } from './sources/pcap/s
 import { CallWriter } from './store/calls.js';
 import { recordCertificates } from './store/certificates.js';
 import { recordDnsAnswers } from './store/inventory.js';
-import { SideRecords } from './side-records.js';
+import { SideRecords, type SideRecordSink } from './side-records.js';
 import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, findCompleteBySha, IngestTransaction, updateLiveCapture } from './store/captures.js';
 import type { Db } from './store/db.js';
 import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
@@ -115,6 +115,7 @@ export class Window {
 
 /** read() of a live source when no bytes came before its tick: time to look at the clock. */
 export const TICK = -1;
+const STATUS_EVERY_MS = 1000;
 
 export interface Source {
   name: string;
@@ -268,15 +269,33 @@ async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions
 type PipelineOptions = Pick<IngestOptions, 'node' | 'maxFlows' | 'maxPathsPerEdge' | 'batchRows'>;
 
 /**
- * decode → track → aggregate → store, wired once per input. `beforeWrite` runs before every
- * batch of rows reaches SQL (a live capture opens its interval's transaction there).
+ * Where a pipeline's output goes: batches of aggregated calls and the side records. The one
+ * write path of an ingest; the caller holds the transaction that makes a batch atomic.
+ */
+export interface RowSink extends SideRecordSink {
+  calls(rows: AggRow[]): void;
+}
+
+/** The local store as a RowSink: prepared upserts, inside the ingest's transaction. */
+export function storeSink(db: Db): RowSink {
+  const writer = new CallWriter(db);
+  return {
+    calls: (rows) => { writer.write(rows); },
+    dns: (rows) => recordDnsAnswers(db, rows),
+    certificates: (rows) => recordCertificates(db, rows),
+  };
+}
+
+/**
+ * decode → track → aggregate → sink, wired once per input. `beforeWrite` runs before every
+ * batch reaches the sink (a live capture opens its interval's transaction there).
  */
 function buildPipeline(db: Db, opts: PipelineOptions, beforeWrite: () => void) {
-  const writer = new CallWriter(db);
-  const agg = new Aggregator((rows) => { beforeWrite(); writer.write(rows); }, opts.batchRows);
+  const sink = storeSink(db);
+  const agg = new Aggregator((rows) => { beforeWrite(); sink.calls(rows); }, opts.batchRows);
   const side = new SideRecords({
-    dns: (rows) => { beforeWrite(); recordDnsAnswers(db, rows); },
-    certificates: (rows) => { beforeWrite(); recordCertificates(db, rows); },
+    dns: (rows) => { beforeWrite(); sink.dns(rows); },
+    certificates: (rows) => { beforeWrite(); sink.certificates(rows); },
   });
   const trackerOpts: TrackerOptions = {
     ...DEFAULT_TRACKER_OPTIONS,
@@ -378,7 +397,20 @@ export interface LiveOptions extends PipelineOptions {
   /** Wall time between commits: a crash loses at most this much. */
   flushIntervalMs: number;
   onFlush?: (f: FlushReport) => void;
+  /** Called about once a second with the running tallies (a terminal's status line). */
+  onStatus?: (s: LiveStatus) => void;
   now?: () => Date;
+}
+
+export interface LiveStatus {
+  packets: number;
+  bytesRead: number;
+  /** Rows written so far, counting every flush. */
+  callsWritten: number;
+  dropped: number | null;
+  flushes: number;
+  /** Wall time of the last commit, epoch ms; null before the first. */
+  lastFlushMs: number | null;
 }
 
 export interface FlushReport {
@@ -441,12 +473,16 @@ export async function ingestLive(db: Db, input: LiveInput, opts: LiveOptions): P
   let reader: RecordReader | null = null;
   let nextFlush = t0 + opts.flushIntervalMs;
   try {
+    let lastFlushMs: number | null = null;
+    let nextStatus = t0 + STATUS_EVERY_MS;
     for (;;) {
       const n = await src.read(w);
       if (n !== TICK) {
         stats.bytesRead += n;
-        if (reader === null && n > 0 && w.end - w.start < MAGIC_BYTES) continue;
-        if (reader === null && w.end > w.start) reader = detectReader(w.buf.subarray(w.start, w.end));
+        // The reader is chosen once the magic bytes are in (a pipe can hand over fewer).
+        if (reader === null && (n === 0 || w.end - w.start >= MAGIC_BYTES) && w.end > w.start) {
+          reader = detectReader(w.buf.subarray(w.start, w.end));
+        }
         if (reader !== null) w.start += reader.feed(w.buf, w.start, w.end, pipe);
         if (n === 0) {
           reader?.finish(w.end - w.start, pipe);
@@ -457,7 +493,12 @@ export async function ingestLive(db: Db, input: LiveInput, opts: LiveOptions): P
       if (t >= nextFlush) {
         flush();
         input.requestStats();
+        lastFlushMs = t;
         nextFlush = t + opts.flushIntervalMs;
+      }
+      if (opts.onStatus && t >= nextStatus) {
+        nextStatus = t + STATUS_EVERY_MS;
+        opts.onStatus({ packets: stats.packets, bytesRead: stats.bytesRead, callsWritten: agg.flushedRows, dropped: input.dropped(), flushes, lastFlushMs });
       }
     }
     // The input ended: every connection still open is final now.

@@ -1,7 +1,7 @@
 // What every subcommand shares: flag parsing through zod, the error classes that become one-line
 // messages and exit codes, and plain-text tables.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Exit codes: 0 success, 1 findings or other failure, 2 usage or unreadable input. */
 export const EXIT_OK = 0;
@@ -70,4 +70,17 @@ export function humanCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
   return String(Math.round(n));
+}
+
+/** A duration flag: `500ms`, `10s`, `5m`, `1h`; the value in milliseconds. */
+export function durationFlag(minMs: number, maxMs: number) {
+  return z.string().transform((s, ctx) => {
+    const m = /^(\d+)(ms|s|m|h)$/.exec(s);
+    const ms = m ? Number(m[1]) * { ms: 1, s: 1e3, m: 6e4, h: 36e5 }[m[2] as 'ms' | 's' | 'm' | 'h'] : NaN;
+    if (Number.isNaN(ms) || ms < minMs || ms > maxMs) {
+      ctx.addIssue({ code: 'custom', message: `not a duration between ${minMs} ms and ${maxMs / 1000} s like 10s, 500ms, 1m: ${JSON.stringify(s)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
 }
