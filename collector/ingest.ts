@@ -21,6 +21,7 @@ import { beginCapture, completeCapture, failCapture, findCompleteByFingerprint, 
 import type { Db } from './store/db.js';
 import { DEFAULT_TRACKER_OPTIONS, Tracker, type TrackerOptions } from './track/tracker.js';
 import { pathTemplater } from './paths.js';
+import { OutboxSink, wireCaptureOf, type PushSpoolOptions } from './push/outbox-sink.js';
 
 const CHUNK = 8 * 1024 * 1024;
 /** Largest window we let a single record force: pcapng blocks are capped at 16 MiB. */
@@ -35,6 +36,8 @@ export interface IngestOptions {
   maxPathsPerEdge?: number;
   /** Aggregated rows held in memory before a batch is written (one transaction per batch). */
   batchRows?: number;
+  /** Push to a central server (collect --push): batches go to the store's outbox, calls locally only when isLocal. */
+  push?: PushSpoolOptions;
   /** Called at most every `progressEveryMs` with bytes read so far. */
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
@@ -266,7 +269,7 @@ async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions
   }
 }
 
-type PipelineOptions = Pick<IngestOptions, 'node' | 'maxFlows' | 'maxPathsPerEdge' | 'batchRows'>;
+type PipelineOptions = Pick<IngestOptions, 'node' | 'maxFlows' | 'maxPathsPerEdge' | 'batchRows' | 'push'>;
 
 /**
  * Where a pipeline's output goes: batches of aggregated calls and the side records. The one
@@ -287,11 +290,28 @@ export function storeSink(db: Db): RowSink {
 }
 
 /**
+ * The sinks an ingest writes to: the local store, and/or the push outbox (collect --push), which
+ * lives in the same store and so in the same transaction.
+ */
+function sinksFor(db: Db, opts: PipelineOptions): { sink: RowSink; push: OutboxSink | null } {
+  const push = opts.push ? new OutboxSink(db, opts.push) : null;
+  const local = opts.push === undefined || opts.push.isLocal ? storeSink(db) : null;
+  return {
+    push,
+    sink: {
+      calls: (rows) => { local?.calls(rows); push?.calls(rows); },
+      dns: (rows) => { local?.dns(rows); push?.dnsNames(rows); },
+      certificates: (rows) => { local?.certificates(rows); },
+    },
+  };
+}
+
+/**
  * decode → track → aggregate → sink, wired once per input. `beforeWrite` runs before every
  * batch reaches the sink (a live capture opens its interval's transaction there).
  */
 function buildPipeline(db: Db, opts: PipelineOptions, beforeWrite: () => void) {
-  const sink = storeSink(db);
+  const { sink, push } = sinksFor(db, opts);
   const agg = new Aggregator((rows) => { beforeWrite(); sink.calls(rows); }, opts.batchRows);
   const side = new SideRecords({
     dns: (rows) => { beforeWrite(); sink.dns(rows); },
@@ -309,7 +329,7 @@ function buildPipeline(db: Db, opts: PipelineOptions, beforeWrite: () => void) {
     onCertificate: (cert, fromClient, ip, ts) => side.certificate(cert, fromClient, ip, ts),
   };
   const tracker = new Tracker(agg, trackerOpts);
-  return { agg, side, tracker, pipe: new Pipeline(tracker) };
+  return { agg, side, tracker, push, pipe: new Pipeline(tracker) };
 }
 
 /** Ingests one capture (a path, or '-' with a stream) into the store. Never throws for bad input. */
@@ -339,12 +359,13 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     throw err;
   }
 
+  const startedAt = now().toISOString();
   const captureId = beginCapture(db, {
     source: 'pcap', name: input, node: opts.node, fingerprint: fp?.fingerprint ?? null,
-    sizeBytes: fp?.size ?? 0, nowIso: now().toISOString(),
+    sizeBytes: fp?.size ?? 0, nowIso: startedAt,
   });
   const tx = new IngestTransaction(db);
-  const { agg, side, tracker, pipe } = buildPipeline(db, opts, () => {});
+  const { agg, side, tracker, push, pipe } = buildPipeline(db, opts, () => {});
   const hash = createHash('sha256');
   const t0 = Date.now();
   try {
@@ -367,7 +388,9 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
         return { status: 'duplicate', name: input, sha256, previousId: seen.id };
       }
     }
-    completeCapture(db, captureId, { sha256, stats, nowIso: now().toISOString() });
+    const finishedAt = now().toISOString();
+    completeCapture(db, captureId, { sha256, stats, nowIso: finishedAt });
+    push?.checkpoint(wireCaptureOf({ id: captureId, source: 'pcap', name: input, startedAt, stats, dropped: null, end: { status: 'complete' }, nowIso: finishedAt }));
     tx.commit();
     return { status: 'complete', name: input, captureId, stats, sha256, format, elapsedMs: Date.now() - t0 };
   } catch (err) {
@@ -443,12 +466,13 @@ export interface LiveOutcome {
 export async function ingestLive(db: Db, input: LiveInput, opts: LiveOptions): Promise<LiveOutcome> {
   const now = opts.now ?? (() => new Date());
   const src = input.source;
+  const startedAt = now().toISOString();
   const captureId = beginCapture(db, {
-    source: 'pcap', name: opts.name, node: opts.node, fingerprint: null, sizeBytes: 0, nowIso: now().toISOString(),
+    source: 'pcap', name: opts.name, node: opts.node, fingerprint: null, sizeBytes: 0, nowIso: startedAt,
   });
   const tx = new IngestTransaction(db);
   // A batch that fills up mid-interval is written into the interval's transaction, opened then.
-  const { agg, side, tracker, pipe } = buildPipeline(db, opts, () => tx.ensure());
+  const { agg, side, tracker, push, pipe } = buildPipeline(db, opts, () => tx.ensure());
   const stats = pipe.stats;
   let flushes = 0;
   // The tallies as last committed: what the record may claim if the interval in flight is lost.
@@ -461,7 +485,9 @@ export async function ingestLive(db: Db, input: LiveInput, opts: LiveOptions): P
     stats.evictedEarly = tracker.stats.evictedEarly;
     stats.callsWritten = agg.flushedRows;
     const dropped = input.dropped();
-    updateLiveCapture(db, captureId, { stats, dropped, end, nowIso: now().toISOString() });
+    const nowIso = now().toISOString();
+    updateLiveCapture(db, captureId, { stats, dropped, end, nowIso });
+    push?.checkpoint(wireCaptureOf({ id: captureId, source: 'pcap', name: opts.name, startedAt, stats, dropped, end, nowIso }));
     tx.commit();
     committed = { ...stats };
     flushes++;
