@@ -10,6 +10,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { log } from '../collector/log.js';
 import type { Db } from '../collector/store/db.js';
 import type { Analysis } from './api/analysis.js';
+import { ingestRouter, type IngestContext } from './api/ingest.js';
 import { notFound, problemHandler } from './api/problem.js';
 import { apiRouter } from './api/routes.js';
 import { APP_HTML, loginHtml } from './page.js';
@@ -26,6 +27,8 @@ export interface ServerOptions {
   trustDomain?: string;
   /** Where app.js and app.css are; default: the built bundle next to this module or in dist/. */
   webDir?: string;
+  /** POST /api/v1/ingest for collectors (serve --ingest-tokens); absent: not served. */
+  ingest?: IngestContext;
 }
 
 /** dist/ui/web when running from dist, else the repository's dist/ui/web (tsx runs from source). */
@@ -50,6 +53,9 @@ export function createApp(o: ServerOptions): Express {
   app.set('etag', false);
   app.set('query parser', 'simple');
   app.use(requestLog, securityHeaders);
+  // Before the UI's Host check and token: collectors authenticate with their own node tokens on
+  // every request, and reach the server by whatever name the cluster gives it.
+  if (o.ingest) app.use('/api', ingestRouter(o.ingest));
   if (o.token === null) app.use(loopbackHostOnly);
   const webDir = o.webDir ?? defaultWebDir();
   const html = (body: string) => (req: express.Request, res: express.Response) => {

@@ -10,7 +10,8 @@ import { listCertificates } from '../store/certificates.js';
 import { openStore, StoreError, type Db } from '../store/db.js';
 import type { Command, Io } from './command.js';
 import { ProgressBar } from './progress.js';
-import { defaultDb, EXIT_OK, EXIT_USAGE, InputError, parseFlags, printable, table, UsageError } from './support.js';
+import { PUSH_HELP, pushFlagSchema, pushFlagSpec, startPush } from './push-flags.js';
+import { defaultDb, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, parseFlags, printable, table, UsageError } from './support.js';
 
 const dbFlag = { db: { type: 'string' } } as const;
 
@@ -47,6 +48,7 @@ const collectPcapFlags = z.object({
   'max-flows': z.coerce.number().int().min(1024).max(16_777_216).optional(),
   'max-paths-per-edge': z.coerce.number().int().min(1).max(10_000).optional(),
   'batch-rows': z.coerce.number().int().min(1).max(1_000_000).optional(),
+  ...pushFlagSchema,
   help: z.boolean().optional(),
 });
 
@@ -71,10 +73,14 @@ Flags:
                     distinct path templates kept per edge; later ones fold into PREFIX/* (default 50)
   --batch-rows N    aggregated rows written per transaction (default 50000)
   --json            print the summary as JSON
-
+${PUSH_HELP}
 Examples:
   # a capture file from a node
   trustmap collect pcap --node worker-1 node1.pcapng
+
+  # to a central store (trustmap serve --ingest-tokens), spooling while it is unreachable
+  tcpdump -i any -U -w - | trustmap collect pcap --node worker-1 \\
+    --push http://trustmap.trustmap.svc:7070 --token-file /etc/trustmap/token -
 
   # live, from tcpdump on all interfaces
   tcpdump -i any -U -w - 'tcp or udp port 53' | trustmap collect pcap --node "$(hostname)" -
@@ -86,10 +92,11 @@ capture (nothing of it is recorded), 1 any other failure.
     const { flags, args } = parseFlags(argv, {
       ...dbFlag, node: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
       'max-flows': { type: 'string' }, 'max-paths-per-edge': { type: 'string' }, 'batch-rows': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...pushFlagSpec, help: { type: 'boolean', short: 'h' },
     }, collectPcapFlags);
     if (args.length === 0) throw new UsageError('collect pcap needs at least one FILE, or - for standard input');
     if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
+    const push = startPush(flags, io);
     const outcomes: IngestOutcome[] = [];
     const t0 = Date.now();
     const label = (i: number) => (args[i] === '-' ? 'stdin' : args[i]);
@@ -100,7 +107,7 @@ capture (nothing of it is recorded), 1 any other failure.
         inputs: args,
         options: {
           node: flags.node, force: flags.force, maxFlows: flags['max-flows'],
-          maxPathsPerEdge: flags['max-paths-per-edge'], batchRows: flags['batch-rows'],
+          maxPathsPerEdge: flags['max-paths-per-edge'], batchRows: flags['batch-rows'], push: push?.spool,
         },
         wantsProgress: bar !== null,
       }, {
@@ -114,10 +121,17 @@ capture (nothing of it is recorded), 1 any other failure.
       });
     } catch (err) {
       bar?.clear();
+      // What was committed before the failure is still sent (bounded by --drain-timeout).
+      await push?.finish();
       if (err instanceof IngestFailure && err.isInputError) throw new InputError(err.message);
       throw err;
     }
     printSummary(outcomes, (Date.now() - t0) / 1000, flags.json, io);
+    const left = push ? await push.finish() : null;
+    if (left !== null) {
+      io.stderr.write(`error: ${left}\n`);
+      return EXIT_FAILURE;
+    }
     return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
   },
 };
@@ -268,8 +282,9 @@ Examples:
       if (flags.json) io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else if (rows.length === 0) io.stdout.write('No captures recorded.\n');
       else io.stdout.write(table(
-        ['ID', 'NAME', 'NODE', 'STATUS', 'PACKETS', 'MALFORMED', 'CONNECTIONS', 'SHA256'],
-        rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16)]),
+        // DROPPED: packets the kernel dropped during a live capture ("-" for files: unknown).
+        ['ID', 'NAME', 'NODE', 'STATUS', 'PACKETS', 'DROPPED', 'MALFORMED', 'CONNECTIONS', 'SHA256'],
+        rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), c.dropped === null ? '-' : String(c.dropped), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16)]),
       ));
     } finally {
       db.close();

@@ -11,6 +11,7 @@ import { Aggregator } from '../aggregate.js';
 import { log } from '../log.js';
 import type { CallSource } from '../model.js';
 import { pathTemplater } from '../paths.js';
+import { OutboxSink, wireCaptureOf, type PushSpoolOptions } from '../push/outbox-sink.js';
 import { EnvoySink, type TelemetryStats } from '../sources/envoy/calls.js';
 import { HubbleSink } from '../sources/hubble/calls.js';
 import { CallWriter } from '../store/calls.js';
@@ -19,7 +20,8 @@ import type { Db } from '../store/db.js';
 import { VerdictWriter } from '../store/telemetry.js';
 import type { Command, Io } from './command.js';
 import { openDb } from './commands.js';
-import { defaultDb, EXIT_OK, EXIT_USAGE, parseFlags, printable, UsageError } from './support.js';
+import { PUSH_HELP, pushFlagSchema, pushFlagSpec, startPush } from './push-flags.js';
+import { defaultDb, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseFlags, printable, UsageError } from './support.js';
 
 /** What every line source hands the runner: one call per line, then finish(). */
 export interface LineSink {
@@ -67,7 +69,7 @@ function sha256OfFile(path: string): Promise<string> {
 
 /** Ingests one log (a path, or '-' with a stream) into the store. Never throws for bad input. */
 export async function ingestTelemetry(db: Db, input: string, stdin: Readable | null, source: LineSource,
-  opts: { node: string; force: boolean; now?: () => Date }): Promise<TelemetryOutcome> {
+  opts: { node: string; force: boolean; now?: () => Date; push?: PushSpoolOptions }): Promise<TelemetryOutcome> {
   const now = opts.now ?? (() => new Date());
   const isStdin = input === '-';
   let sha: string | null = null;
@@ -87,14 +89,21 @@ export async function ingestTelemetry(db: Db, input: string, stdin: Readable | n
       if (seen) return { status: 'duplicate', name: input, previousId: seen.id };
     }
   }
+  const startedAt = now().toISOString();
   const captureId = beginCapture(db, {
-    source: source.name, name: input, node: opts.node, fingerprint: sha, sizeBytes: size, nowIso: now().toISOString(),
+    source: source.name, name: input, node: opts.node, fingerprint: sha, sizeBytes: size, nowIso: startedAt,
   });
   // One write transaction from the first batch to the capture marked complete: a process killed
   // in between leaves nothing of the input counted (captures.ts IngestTransaction).
   const tx = new IngestTransaction(db);
   const writer = new CallWriter(db);
-  const agg = new Aggregator((rows) => writer.write(rows));
+  // Pushing: rows go to the outbox in this same transaction, and to the store too with --local.
+  const push = opts.push ? new OutboxSink(db, opts.push) : null;
+  const isLocal = push === null || opts.push!.isLocal;
+  const agg = new Aggregator((rows) => {
+    if (isLocal) writer.write(rows);
+    push?.calls(rows);
+  });
   const sink = source.createSink({ agg, db, captureId, node: opts.node });
   const hash = createHash('sha256');
   let bytes = 0;
@@ -119,13 +128,13 @@ export async function ingestTelemetry(db: Db, input: string, stdin: Readable | n
     }
     const s = sink.stats;
     const callsWritten = agg.flushedRows;
-    completeCapture(db, captureId, {
-      sha256: digest, nowIso: now().toISOString(),
-      stats: {
-        bytesRead: bytes, packets: s.lines, malformed: s.malformed, skipped: s.skipped, connections: s.connections,
-        evictedEarly: 0, callsWritten, firstTsMs: s.firstTsMs, lastTsMs: s.lastTsMs,
-      },
-    });
+    const finishedAt = now().toISOString();
+    const stats = {
+      bytesRead: bytes, packets: s.lines, malformed: s.malformed, skipped: s.skipped, connections: s.connections,
+      evictedEarly: 0, callsWritten, firstTsMs: s.firstTsMs, lastTsMs: s.lastTsMs,
+    };
+    completeCapture(db, captureId, { sha256: digest, nowIso: finishedAt, stats });
+    push?.checkpoint(wireCaptureOf({ id: captureId, source: source.name, name: input, startedAt, stats, dropped: null, end: { status: 'complete' }, nowIso: finishedAt }));
     tx.commit();
     const extra: Record<string, unknown> = sink instanceof HubbleSink ? { verdicts: Object.fromEntries([...sink.verdictTotals].sort()) } : {};
     return { status: 'complete', name: input, captureId, stats: { ...s }, callsWritten, extra };
@@ -143,29 +152,36 @@ const collectFlags = z.object({
   node: z.string().max(253).regex(/^[\w.:-]*$/, 'node names are letters, digits, ".", "_", ":" and "-"').default(''),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
+  ...pushFlagSchema,
   help: z.boolean().optional(),
 });
 
 async function runCollect(source: LineSource, argv: string[], io: Io): Promise<number> {
   const { flags, args } = parseFlags(argv, {
     db: { type: 'string' }, node: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+    ...pushFlagSpec, help: { type: 'boolean', short: 'h' },
   }, collectFlags);
   if (args.length === 0) throw new UsageError(`collect ${source.name} needs at least one FILE, or - for standard input`);
   if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
+  const push = startPush(flags, io);
   const db = openDb(flags.db);
   const outcomes: TelemetryOutcome[] = [];
   try {
     for (const input of args) {
-      const o = await ingestTelemetry(db, input, io.stdin, source, { node: flags.node, force: flags.force });
+      const o = await ingestTelemetry(db, input, io.stdin, source, { node: flags.node, force: flags.force, push: push?.spool });
       outcomes.push(o);
       if (o.status === 'error') io.stderr.write(`error: ${printable(o.message)}\n`);
       else if (o.status === 'duplicate') io.stderr.write(`${printable(o.name)}: already recorded as capture ${o.previousId}; use --force to ingest again\n`);
       else log.debug({ capture: o.captureId, file: o.name, ...o.stats }, 'telemetry recorded');
     }
+  } catch (err) {
+    // What was committed before the failure is still sent (bounded by --drain-timeout).
+    await push?.finish();
+    throw err;
   } finally {
     db.close();
   }
+  const left = push ? await push.finish() : null;
   const done = outcomes.filter((o): o is Extract<TelemetryOutcome, { status: 'complete' }> => o.status === 'complete');
   const sum = (k: keyof TelemetryStats) => done.reduce((n, o) => n + (o.stats[k] as number), 0);
   const verdicts: Record<string, number> = {};
@@ -192,6 +208,10 @@ async function runCollect(source: LineSource, argv: string[], io: Io): Promise<n
       + (source.name === 'hubble' ? `  verdicts ${Object.entries(verdicts).map(([v, n]) => `${v}=${n}`).join(',') || '-'}` : '') + '\n',
     );
   }
+  if (left !== null) {
+    io.stderr.write(`error: ${left}\n`);
+    return EXIT_FAILURE;
+  }
   return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
 }
 
@@ -214,7 +234,7 @@ Flags:
   --node NAME    the host the logs came from
   --force        ingest again even if this input was recorded before
   --json         print the summary as JSON
-
+${PUSH_HELP}
 Examples:
   kubectl logs -n foo deploy/httpbin -c istio-proxy --timestamps | trustmap collect envoy -
   kubectl logs -A -l security.istio.io/tlsMode=istio -c istio-proxy --prefix > mesh.log
@@ -241,7 +261,7 @@ Flags:
   --node NAME    override the node names in the flows
   --force        ingest again even if this input was recorded before
   --json         print the summary as JSON
-
+${PUSH_HELP}
 Examples:
   hubble observe --since 1h -o json > flows.json && trustmap collect hubble flows.json
   hubble observe --follow -o jsonpb | trustmap collect hubble -

@@ -13,7 +13,7 @@ export interface Problem {
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed',
-  413: 'Content Too Large', 415: 'Unsupported Media Type', 421: 'Misdirected Request', 429: 'Too Many Requests', 501: 'Not Implemented', 500: 'Internal Server Error',
+  413: 'Content Too Large', 415: 'Unsupported Media Type', 421: 'Misdirected Request', 429: 'Too Many Requests', 501: 'Not Implemented', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
 /** An error the API answers with on purpose: its detail is safe to show. */
