@@ -1,0 +1,87 @@
+// The simulator: every recorded call of the window → each policy layer → one verdict. A call is
+// denied when any layer denies it (Istio's PeerAuthentication or AuthorizationPolicy on the
+// destination, NetworkPolicy or Cilium on either end: each must let it through), indeterminate
+// when no layer denies but one cannot decide, allowed otherwise. docs/simulate.md.
+import { z } from 'zod';
+import { DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
+import type { Db } from '../../collector/store/db.js';
+import { simulationCalls } from './calls.js';
+import { evaluateCilium } from './cilium.js';
+import type { IstioOptions } from './istio-common.js';
+import { evaluateAuthorization } from './istio-authorization.js';
+import { evaluatePeerAuthentication } from './istio-peer-authentication.js';
+import { POLICY_KINDS, type CallVerdict, type Finding, type LayerResult, type LoadedPolicy, type LoadResult, type SimCall, type SimulationReport, type SimVerdict } from './model.js';
+import { evaluateNetworkPolicy } from './network-policy.js';
+
+export const simulateOptionsSchema = z.object({
+  rootNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).default('istio-system'),
+  trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/).default(DEFAULT_TRUST_DOMAIN),
+  sinceMs: z.number().finite().optional(),
+  untilMs: z.number().finite().optional(),
+  namespaces: z.array(z.string().min(1)).optional(),
+});
+export type SimulateOptions = z.input<typeof simulateOptionsSchema>;
+
+/** Kinds that select the destination's pods: a Service with several backends leaves them open. */
+function serviceDestination(policies: LoadedPolicy[], call: SimCall, o: IstioOptions): LayerResult | null {
+  if (call.destination.kind !== 'service') return null;
+  const ns = call.destination.namespace;
+  const p = policies.find((x) => x.ref.namespace === ns || (x.ref.namespace === o.rootNamespace && x.ref.kind !== 'NetworkPolicy' && x.ref.kind !== 'CiliumNetworkPolicy'));
+  if (p === undefined) return null;
+  return {
+    finding: { layer: 'destination', verdict: 'indeterminate', policy: p.ref, reason: `the call went to Service ${call.destination.id}, which has several backends; which pod answered (and so which policies apply) is unknown` },
+    matched: [], notes: [],
+  };
+}
+
+/** Every layer's answer for one call. */
+export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOptions): CallVerdict {
+  const layers: LayerResult[] = [
+    ...[serviceDestination(policies, call, o)].filter((x): x is LayerResult => x !== null),
+    evaluatePeerAuthentication(policies, call, o),
+    evaluateAuthorization(policies, call, o),
+    ...evaluateNetworkPolicy(policies, call),
+    ...evaluateCilium(policies, call),
+  ];
+  const findings = layers.map((l) => l.finding).filter((f): f is Finding => f !== null);
+  const verdict: SimVerdict = findings.some((f) => f.verdict === 'denied') ? 'denied' : findings.some((f) => f.verdict === 'indeterminate') ? 'indeterminate' : 'allowed';
+  return {
+    source: call.source.id, destination: call.destination.id, source_ip: call.source.ip,
+    port: call.port, transport: call.transport, protocol: call.protocol, method: call.method, path: call.path,
+    security: call.security, count: call.count, last_seen: call.last_seen,
+    verdict, findings,
+    matched: layers.flatMap((l) => l.matched),
+    notes: [...new Set(layers.flatMap((l) => l.notes))],
+  };
+}
+
+export function simulateCalls(loaded: LoadResult, calls: SimCall[], o: IstioOptions, window: SimulationReport['window']): SimulationReport {
+  const verdicts = calls.map((c) => evaluateCall(loaded.policies, c, o));
+  const summary = { calls: verdicts.length, requests: 0, allowed: 0, denied: 0, indeterminate: 0 };
+  for (const v of verdicts) { summary[v.verdict]++; summary.requests += v.count; }
+  const counts = new Map<string, number>();
+  for (const p of loaded.policies) counts.set(p.ref.kind, (counts.get(p.ref.kind) ?? 0) + 1);
+  return {
+    window,
+    policies: {
+      files: loaded.files.length,
+      loaded: POLICY_KINDS.filter((k) => counts.has(k)).map((kind) => ({ kind, count: counts.get(kind)! })),
+      unknown: loaded.unknown,
+    },
+    summary,
+    calls: verdicts,
+  };
+}
+
+/** `trustmap simulate`: the store's calls in the window against the loaded policies. */
+export function simulate(db: Db, loaded: LoadResult, options: SimulateOptions): SimulationReport {
+  const o = simulateOptionsSchema.parse(options);
+  const calls = simulationCalls(db, { sinceMs: o.sinceMs, untilMs: o.untilMs, namespaces: o.namespaces, trustDomain: o.trustDomain });
+  let first: string | null = null, last: string | null = null;
+  for (const c of calls) {
+    if (first === null || c.first_seen < first) first = c.first_seen;
+    if (last === null || c.last_seen > last) last = c.last_seen;
+  }
+  const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+  return simulateCalls(loaded, calls, o, { since: iso(o.sinceMs), until: iso(o.untilMs), first_seen: first, last_seen: last });
+}
