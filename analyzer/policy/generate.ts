@@ -4,9 +4,9 @@ import type { Graph } from '../model.js';
 import { cilium } from './cilium.js';
 import { istio } from './istio.js';
 import { linkerd } from './linkerd.js';
-import { POLICY_FORMATS, type GeneratorContext, type PolicyFormat, type PolicyGenerator, type PolicyOptions, type PolicySet, type ProposedObject } from './model.js';
+import { POLICY_FORMATS, type GeneratorContext, type PolicyFormat, type PolicyGenerator, type PolicyOptions, type PolicySet } from './model.js';
 import { netpol } from './netpol.js';
-import { renderObject, renderStream } from './render.js';
+import { renderObject, streamHeader } from './render.js';
 
 export const GENERATORS: Record<PolicyFormat, PolicyGenerator> = { istio, netpol, cilium, linkerd };
 
@@ -28,15 +28,20 @@ function header(graph: Graph, opts: PolicyOptions, ns: string): string[] {
 export function generatePolicies(graph: Graph, ctx: GeneratorContext, opts: PolicyOptions): PolicySet {
   if (!POLICY_FORMATS.includes(opts.format)) throw new Error(`unknown policy format ${JSON.stringify(opts.format)}`);
   const out = GENERATORS[opts.format].generate(graph, ctx, opts);
-  const byNs = new Map<string, ProposedObject[]>();
-  const byWorkload = new Map<string, ProposedObject[]>();
+  // Each object is rendered once and its text shared by its namespace's file and its workload's
+  // entry: rendering is most of a proposal's time (5,000 workloads: 16 MB of YAML per format,
+  // docs/benchmarks.md "The analyzer suite").
+  const byNs = new Map<string, string[]>();
+  const byWorkload = new Map<string, string[]>();
+  const push = (m: Map<string, string[]>, k: string, doc: string) => { const l = m.get(k); if (l === undefined) m.set(k, [doc]); else l.push(doc); };
   for (const o of out.objects) {
-    byNs.set(o.namespace, [...(byNs.get(o.namespace) ?? []), o]);
-    if (o.workload !== null) byWorkload.set(o.workload, [...(byWorkload.get(o.workload) ?? []), o]);
+    const doc = `---\n${renderObject(o)}`;
+    push(byNs, o.namespace, doc);
+    if (o.workload !== null) push(byWorkload, o.workload, doc);
   }
-  const files = [...byNs.keys()].sort().map((ns) => ({ namespace: ns, filename: namespaceFilename(ns), yaml: renderStream(byNs.get(ns)!, header(graph, opts, ns)) }));
+  const files = [...byNs.keys()].sort().map((ns) => ({ namespace: ns, filename: namespaceFilename(ns), yaml: streamHeader(header(graph, opts, ns)) + byNs.get(ns)!.join('') }));
   const workloads: Record<string, string> = {};
-  for (const id of [...byWorkload.keys()].sort()) workloads[id] = byWorkload.get(id)!.map((o) => `---\n${renderObject(o)}`).join('');
+  for (const id of [...byWorkload.keys()].sort()) workloads[id] = byWorkload.get(id)!.join('');
   return { format: opts.format, files, workloads, blockers: out.blockers };
 }
 

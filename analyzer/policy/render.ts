@@ -14,8 +14,7 @@ export function renderObject(o: ProposedObject): string {
   return doc.toString(TO_STRING);
 }
 
-/** Several objects as one multi-document stream, with an optional header comment. */
-export function renderStream(objects: ProposedObject[], header: string[] = []): string {
-  const head = header.map((h) => `# ${safeComment(h)}\n`).join('');
-  return head + objects.map((o) => `---\n${renderObject(o)}`).join('');
+/** The comment lines above a multi-document stream. */
+export function streamHeader(header: string[]): string {
+  return header.map((h) => `# ${safeComment(h)}\n`).join('');
 }
