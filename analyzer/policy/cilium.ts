@@ -4,7 +4,7 @@
 // DNS pods. Semantics and sources: docs/policies.md#cilium.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, infraNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers,
+  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers,
   workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
@@ -91,8 +91,11 @@ export const cilium: PolicyGenerator = {
       inEntries.push(...(hasDns ? dnsClientEntries(v, views, ctx.dns) : []));
       const outEntries: Array<PeerEntry<L3Peer>> = [];
       for (const { edge, target } of v.outbound) {
-        if (hasDns && isDnsTarget(target, ctx.dns)) continue;
-        const { ops, skips, evidence } = edgeOps(edge, opts.granularity);
+        // DNS to the DNS pods is allowed by the DNS rule below, observed or not; their other
+        // ports (metrics, probes) still need a rule of their own.
+        const calls = hasDns && isDnsTarget(target, ctx.dns) ? edge.calls.filter((c) => !isDnsCall(c, target, ctx.dns)) : edge.calls;
+        if (calls.length === 0) continue;
+        const { ops, skips, evidence } = edgeOps(edge, opts.granularity, calls);
         blockers.push(...skipBlockers(id, target.id, skips.map((s) => ({ ...s, reason: `egress: ${s.reason}` }))));
         const p = l3Peer(target);
         if (p.kind === 'blocked') blockers.push({ workload: id, callers: [target.id], reason: `egress blocked: ${p.reason}` });

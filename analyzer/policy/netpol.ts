@@ -4,7 +4,7 @@
 // cluster's DNS pods, and a default-deny per namespace. L4 only: methods and paths cannot be said.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, infraNote, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
+  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
   skipBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
@@ -75,8 +75,11 @@ export const netpol: PolicyGenerator = {
       const outEntries: Array<PeerEntry<L3Peer>> = [];
       for (const { edge, target } of v.outbound) {
         // DNS to the DNS pods is allowed by the rule below, observed or not.
-        if (hasDns && isDnsTarget(target, ctx.dns)) continue;
-        const { ops, skips, evidence } = edgeOps(edge, g);
+        // DNS to the DNS pods is allowed by the DNS rule below, observed or not; their other
+        // ports (metrics, probes) still need a rule of their own.
+        const calls = hasDns && isDnsTarget(target, ctx.dns) ? edge.calls.filter((c) => !isDnsCall(c, target, ctx.dns)) : edge.calls;
+        if (calls.length === 0) continue;
+        const { ops, skips, evidence } = edgeOps(edge, g, calls);
         blockers.push(...skipBlockers(id, target.id, skips.map((s) => ({ ...s, reason: `egress: ${s.reason}` }))));
         const p = l3Peer(target);
         if (p.kind === 'blocked') blockers.push({ workload: id, callers: [target.id], reason: `egress blocked: ${p.reason}` });

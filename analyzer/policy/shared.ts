@@ -415,6 +415,11 @@ export function isDnsTarget(n: GraphNode, dns: DnsTarget[]): boolean {
   return labels !== null && dns.some((d) => d.namespace === n.namespace && Object.entries(d.labels).every(([k, v]) => n.labels[k] === v));
 }
 
+/** A call to one of the DNS servers on a port DNS is served on. */
+export function isDnsCall(c: EdgeCall, target: GraphNode, dns: DnsTarget[]): boolean {
+  return dns.some((d) => d.namespace === target.namespace && d.ports.includes(c.port) && Object.entries(d.labels).every(([k, v]) => target.labels[k] === v));
+}
+
 /** L4 ops of an edge: the ports at any granularity but `workload` (NetworkPolicy has no L7). */
 export function l4Granularity(g: Granularity): Granularity {
   return g === 'workload' ? 'workload' : 'port';
