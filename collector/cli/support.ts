@@ -32,7 +32,8 @@ export function parseFlags<T>(argv: string[], spec: FlagSpec, schema: z.ZodType<
   try {
     ({ values, positionals } = parseArgs({ args: argv, options: spec, allowPositionals: true, strict: true }));
   } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/, ''));
+    // Node's message can span lines (hints for option values starting with "-"): keep the first.
+    throw new UsageError((err as Error).message.split('\n')[0].replace(/\. To specify a positional argument.*$/, ''));
   }
   const r = schema.safeParse(values);
   if (!r.success) {

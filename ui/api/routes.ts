@@ -69,12 +69,16 @@ export function apiRouter(ctx: ApiContext): Router {
     const namespaces = [...new Set(g.nodes.flatMap((n) => (n.namespace === null ? [] : [n.namespace])))].sort();
     const captures = listCaptures(db);
     const body: Summary = {
-      counts: { calls, call_rows: rows, nodes: g.nodes.length, edges: g.edges.length, namespaces: namespaces.length, captures: captures.length },
+      counts: {
+        calls, call_rows: rows, nodes: g.nodes.length, edges: g.edges.length, namespaces: namespaces.length, captures: captures.length,
+        // Kernel drops of live captures: the map may miss calls when this is above zero.
+        dropped: captures.some((c) => c.dropped !== null) ? captures.reduce((n, c) => n + (c.dropped ?? 0), 0) : null,
+      },
       window: { first_seen: g.window.first_seen, last_seen: g.window.last_seen },
       namespaces,
       captures: captures.map((c) => ({
         id: c.id, source: c.source, name: c.name, node: c.node || null, packets: c.packets, malformed: c.malformed,
-        connections: c.connections, calls_written: c.callsWritten, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
+        connections: c.connections, calls_written: c.callsWritten, dropped: c.dropped, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
       })),
       features: { readiness: analysis.checkReadiness !== null, policies: analysis.proposePolicies !== null, policy_formats: [...analysis.policyFormats] },
       min_window_ms: ctx.minWindowMs,

@@ -11,13 +11,16 @@ export interface CaptureSummary {
   malformed: number;
   connections: number;
   calls_written: number;
+  /** Packets the kernel dropped during a live capture; null for files (unknown). */
+  dropped: number | null;
   status: string;
   started_at: string;
   finished_at: string | null;
 }
 
 export interface Summary {
-  counts: { calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number };
+  /** dropped: the live captures' kernel drops summed, null when no capture was live. */
+  counts: { calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number; dropped: number | null };
   window: { first_seen: string | null; last_seen: string | null };
   namespaces: string[];
   captures: CaptureSummary[];
