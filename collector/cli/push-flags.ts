@@ -21,7 +21,7 @@ export const pushFlagSchema = {
   push: z.url({ protocol: /^https?$/, error: 'not an http(s) URL' }).optional(),
   'token-file': z.string().min(1).optional(),
   local: z.boolean().default(false),
-  'spool-max': z.coerce.number().int().min(1).max(1_000_000).default(512),
+  'spool-max': z.coerce.number().min(0.001).max(1_000_000).default(512),
   'drain-timeout': z.coerce.number().int().min(0).max(86_400).default(60),
 };
 

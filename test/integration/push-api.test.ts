@@ -1,0 +1,229 @@
+// POST /api/v1/ingest and `collect --push` as they run in production: the built binary, a real
+// `trustmap serve --ingest-tokens` process on 127.0.0.1, real SQLite stores, batches made by a
+// real collector. Every refusal is checked to leave the central store untouched.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { runCli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/ingest.js';
+import { DEMO_CAPTURE, kill, scalar, startCentral, TOKENS, totals, writeTokens, type Central } from '../helpers/push-harness.js';
+
+/** A loopback port nothing listens on (bound, then closed). */
+async function deadPort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function problem(res: Response, status: number): Promise<string> {
+  const text = await res.text();
+  assert.equal(res.status, status, text);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const body = JSON.parse(text) as { status: number; detail: string };
+  assert.equal(body.status, status);
+  assert.doesNotMatch(text, /\bat \S+ \(|node_modules|\.ts:\d+/, 'no stack trace');
+  return body.detail;
+}
+
+describe('POST /api/v1/ingest', () => {
+  const dir = tempDir('tm-push-api-');
+  const centralDb = join(dir, 'central.db');
+  const { tokensFile, tokenFile } = writeTokens(dir);
+  let central: Central;
+  /** Real batches of node-a: the demo capture pushed to a dead port, left in the spool. */
+  let batches: string[] = [];
+
+  before(async () => {
+    const spool = join(dir, 'spool-a.db');
+    const r = runCli(['collect', 'pcap', '--db', spool, '--node', 'node-a', '--push', `http://127.0.0.1:${await deadPort()}`,
+      '--token-file', tokenFile['node-a'], '--drain-timeout', '0', DEMO_CAPTURE]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: 2 batches \(\d+ calls\) are still spooled in .*spool-a\.db/m);
+    const db = new Database(spool, { readonly: true });
+    batches = (db.prepare('SELECT body FROM push_outbox ORDER BY seq').pluck().all() as string[]);
+    db.close();
+    central = await startCentral(centralDb, tokensFile);
+  });
+  after(async () => { if (central) await kill(central.child, 'SIGTERM'); });
+
+  const endpoint = () => new URL('/api/v1/ingest', central.url).toString();
+  const post = (body: string | Buffer, token: string | null, contentType = 'application/json') => fetch(endpoint(), {
+    method: 'POST', body,
+    headers: { 'content-type': contentType, ...(token === null ? {} : { authorization: `Bearer ${token}` }) },
+  });
+  const stored = () => ({
+    calls: scalar(centralDb, 'SELECT count(*) FROM calls'),
+    batches: scalar(centralDb, 'SELECT count(*) FROM ingest_batches'),
+    captures: scalar(centralDb, 'SELECT count(*) FROM captures'),
+  });
+  const nothing = { calls: 0, batches: 0, captures: 0 };
+
+  it('refuses a missing or unknown token with 401 and stores nothing', async () => {
+    const res = await post(batches[0], null);
+    await problem(res, 401);
+    assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer /);
+    await problem(await post(batches[0], 'not-a-token-of-anyone-at-all'), 401);
+    await problem(await post(batches[0], `${TOKENS['node-a']}x`), 401);
+    assert.deepEqual(stored(), nothing);
+  });
+
+  it("refuses a batch for node-a sent with node-b's token with 403 and stores nothing", async () => {
+    assert.match(await problem(await post(batches[0], TOKENS['node-b']), 403), /another node/);
+    assert.deepEqual(stored(), nothing);
+  });
+
+  it('refuses a body over 8 MiB with 413 and stores nothing', async () => {
+    const big = JSON.parse(batches[0]) as { calls: Array<Record<string, unknown>> };
+    const row = big.calls[0];
+    // Valid rows up to 9 MiB: only the size is wrong.
+    big.calls = Array.from({ length: Math.ceil((9 * 1024 * 1024) / JSON.stringify(row).length) }, () => row);
+    await problem(await post(JSON.stringify(big), TOKENS['node-a']), 413);
+    assert.deepEqual(stored(), nothing);
+  });
+
+  it('refuses malformed batches with 400 naming the field, and stores nothing', async () => {
+    const good = JSON.parse(batches[0]) as Record<string, unknown> & { calls: Array<Record<string, unknown>> };
+    const withCall = (patch: Record<string, unknown>) => JSON.stringify({ ...good, calls: [{ ...good.calls[0], ...patch }] });
+    const cases: Array<[string, string, RegExp]> = [
+      ['not JSON', '{"node": "node-a", ', /./],
+      ['an array', '[]', /body/],
+      ['no batch id', JSON.stringify({ ...good, batch_id: undefined }), /body\.batch_id/],
+      ['an unknown field', JSON.stringify({ ...good, extra: 1 }), /extra/],
+      ['a control character in a path', withCall({ path: '/a\u0001b' }), /body\.calls\.0\.path/],
+      ['a port out of range', withCall({ dstPort: 70000 }), /body\.calls\.0\.dstPort/],
+      ['a negative counter', withCall({ count: -1 }), /body\.calls\.0\.count/],
+      ['a bucket not on the hour', withCall({ bucketMs: 1234 }), /body\.calls\.0\.bucketMs/],
+      ['an unknown protocol', withCall({ protocol: 'smtp' }), /body\.calls\.0\.protocol/],
+      ['a path too long', withCall({ path: '/' + 'a'.repeat(5000) }), /body\.calls\.0\.path/],
+      ['a hostile batch id', JSON.stringify({ ...good, batch_id: "x'; DROP TABLE calls; --" }), /body\.batch_id/],
+    ];
+    for (const [what, body, detail] of cases) {
+      assert.match(await problem(await post(body, TOKENS['node-a']), 400), detail, what);
+    }
+    await problem(await post(batches[0], TOKENS['node-a'], 'text/plain'), 415);
+    assert.deepEqual(stored(), nothing);
+  });
+
+  it('applies a batch once: a replay answers duplicate and changes nothing', async () => {
+    const first = await post(batches[0], TOKENS['node-a']);
+    assert.equal(first.status, 200);
+    const reply = await first.json() as { duplicate: boolean; calls: number; dns_names: number };
+    const rows = (JSON.parse(batches[0]) as { calls: unknown[] }).calls.length;
+    assert.deepEqual(reply, { duplicate: false, calls: rows, dns_names: reply.dns_names });
+    assert.ok(rows > 0);
+    const after1 = { totals: totals(centralDb), stored: stored() };
+    assert.equal(after1.stored.batches, 1);
+    assert.equal(scalar(centralDb, "SELECT count(*) FROM calls WHERE node <> 'node-a'"), 0, 'rows take the token\'s node');
+    const again = await post(batches[0], TOKENS['node-a']);
+    assert.equal(again.status, 200);
+    assert.equal(((await again.json()) as { duplicate: boolean }).duplicate, true);
+    assert.deepEqual({ totals: totals(centralDb), stored: stored() }, after1);
+    // The checkpoint batch carries the capture record.
+    assert.equal((await post(batches[1], TOKENS['node-a'])).status, 200);
+    assert.equal(scalar(centralDb, "SELECT count(*) FROM captures WHERE node = 'node-a' AND status = 'complete' AND origin IS NOT NULL"), 1);
+  });
+
+  it('keeps hostile strings as data: stored verbatim, served as JSON text', async () => {
+    const good = JSON.parse(batches[0]) as Record<string, unknown> & { calls: Array<Record<string, unknown>> };
+    const path = '/<script>alert(1)</script>?q=\'";--\u202e';
+    const body = JSON.stringify({ ...good, batch_id: `${String(good.collector)}-hostile`, calls: [{ ...good.calls[0], path, host: '<img src=x onerror=alert(1)>' }] });
+    assert.equal((await post(body, TOKENS['node-a'])).status, 200);
+    assert.equal(scalar(centralDb, `SELECT count(*) FROM calls WHERE path = '${path.replace(/'/g, "''")}'`), 1);
+    const res = await fetch(new URL('/api/calls', central.url));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+    const served = await res.json() as Array<{ path: string | null }>;
+    assert.ok(served.some((c) => c.path === path));
+  });
+
+  it('a token removed from the file is refused within seconds; SIGHUP reloads at once', async () => {
+    const fresh = JSON.parse(batches[0]) as Record<string, unknown>;
+    const bodyFor = (node: string, id: string) => JSON.stringify({ ...fresh, node, batch_id: id, calls: [], dns_names: [], capture: null });
+    writeFileSync(tokensFile, `node-b ${TOKENS['node-b']}\n`);
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 401; i++) {
+      status = (await post(bodyFor('node-a', 'revoked-1'), TOKENS['node-a'])).status;
+      if (status !== 401) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(status, 401, 'node-a revoked');
+    assert.equal((await post(bodyFor('node-b', 'still-1'), TOKENS['node-b'])).status, 200, 'node-b unaffected');
+    // Give node-a a new token; SIGHUP makes it count without waiting for the change check.
+    const renewed = 'token-a-renewed-0123456789';
+    writeFileSync(tokensFile, `node-b ${TOKENS['node-b']}\nnode-a ${renewed}\n`);
+    central.child.kill('SIGHUP');
+    let ok = 0;
+    for (let i = 0; i < 50 && ok !== 200; i++) {
+      ok = (await post(bodyFor('node-a', 'renewed-1'), renewed)).status;
+      if (ok !== 200) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ok, 200);
+    assert.equal((await post(bodyFor('node-a', 'old-1'), TOKENS['node-a'])).status, 401, 'the old token is gone');
+    assert.equal(central.child.exitCode, null, 'SIGHUP does not stop the server');
+  });
+});
+
+describe('collect --push', () => {
+  const dir = tempDir('tm-push-cli-');
+  const { tokensFile, tokenFile } = writeTokens(dir);
+  let central: Central;
+  const centralDb = join(dir, 'central.db');
+
+  before(async () => { central = await startCentral(centralDb, tokensFile); });
+  after(async () => { if (central) await kill(central.child, 'SIGTERM'); });
+
+  it('sends what a local collect records; --local writes both; the spool is empty afterwards', async () => {
+    const local = join(dir, 'local.db');
+    assert.equal(runCli(['collect', 'pcap', '--db', local, '--node', 'node-a', DEMO_CAPTURE]).code, 0);
+    const spool = join(dir, 'spool.db');
+    const r = runCli(['collect', 'pcap', '--db', spool, '--node', 'node-a', '--push', central.url, '--token-file', tokenFile['node-a'], '--local', DEMO_CAPTURE]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(totals(centralDb), totals(local));
+    assert.deepEqual(totals(spool), totals(local), '--local keeps a copy');
+    assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 0);
+    // Without --local the spool store keeps capture records only; a rerun is a local duplicate and sends nothing.
+    const spool2 = join(dir, 'spool2.db');
+    const r2 = runCli(['collect', 'pcap', '--db', spool2, '--node', 'node-b', '--push', central.url, '--token-file', tokenFile['node-b'], DEMO_CAPTURE]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(scalar(spool2, 'SELECT count(*) FROM calls'), 0);
+    const before = totals(centralDb);
+    const r3 = runCli(['collect', 'pcap', '--db', spool2, '--node', 'node-b', '--push', central.url, '--token-file', tokenFile['node-b'], DEMO_CAPTURE]);
+    assert.equal(r3.code, 0, r3.stderr);
+    assert.match(r3.stderr, /already recorded/);
+    assert.deepEqual(totals(centralDb), before);
+    const counts = (totals(centralDb).calls as Array<{ count: number }>).reduce((n, c) => n + c.count, 0);
+    const localCounts = (totals(local).calls as Array<{ count: number }>).reduce((n, c) => n + c.count, 0);
+    assert.equal(counts, 2 * localCounts, 'two nodes pushed the same capture');
+  });
+
+  it('a full spool drops new batches with a warning and stays within --spool-max', async () => {
+    const spool = join(dir, 'full.db');
+    const r = runCli(['collect', 'pcap', '--db', spool, '--node', 'node-a', '--push', `http://127.0.0.1:${await deadPort()}`,
+      '--token-file', tokenFile['node-a'], '--spool-max', '0.005', '--drain-timeout', '0', DEMO_CAPTURE]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /push spool full/);
+    assert.ok(scalar(spool, 'SELECT coalesce(sum(bytes), 0) FROM push_outbox') <= 5000);
+    assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 1, 'the small checkpoint batch still fitted');
+  });
+
+  it('flag errors are one line with exit 2', () => {
+    const db = join(dir, 'x.db');
+    for (const [args, msg] of [
+      [['--push', central.url, '--node', 'node-a'], /--push needs --token-file/],
+      [['--push', central.url, '--token-file', tokenFile['node-a']], /--push needs --node/],
+      [['--push', 'ftp://example/', '--token-file', tokenFile['node-a'], '--node', 'node-a'], /not an http\(s\) URL/],
+      [['--local'], /--token-file and --local go with --push/],
+      [['--push', central.url, '--token-file', join(dir, 'missing'), '--node', 'node-a'], /cannot read the token file/],
+    ] as Array<[string[], RegExp]>) {
+      const r = runCli(['collect', 'pcap', '--db', db, ...args, DEMO_CAPTURE]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, msg);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+  });
+});
