@@ -109,6 +109,8 @@ function loadFile(file: string, out: LoadedPolicy[], unknown: Map<string, number
     } catch (e) {
       throw new PolicyLoadError(file, lineOf(doc.contents.range?.[0]), (e as Error).message.split('\n')[0]);
     }
+    // An empty document (a trailing `---`, only comments) holds nothing.
+    if (value === null || value === undefined) continue;
     addObject(file, value, doc.contents, lineOf, out, unknown);
   }
 }
