@@ -13,6 +13,7 @@ import { storeAnalysis, type Analysis } from '../../ui/api/analysis.js';
 import { startServer } from '../../ui/server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
+import { writeSyntheticStore } from '../bench/ui.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -33,13 +34,13 @@ function store(inputs: Array<['collect' | 'inventory', string]>): string {
   return db;
 }
 
-interface Server { url: string; close(): Promise<void> }
+interface Server { url: string; port: number; close(): Promise<void> }
 
 /** The UI server in this process (the binary's own start-up is covered by test/integration/ui-api.test.ts). */
-async function startServe(file: string, analysis: Analysis = storeAnalysis): Promise<Server> {
+async function startServe(file: string, analysis: Analysis = storeAnalysis, port = 0): Promise<Server> {
   const db = openStore(file, { readonly: true });
-  const running = await startServer({ db, analysis, host: '127.0.0.1', port: 0, token: null, minWindowMs: 5000 });
-  return { url: running.url, close: async () => { await running.close(); db.close(); } };
+  const running = await startServer({ db, analysis, host: '127.0.0.1', port, token: null, minWindowMs: 5000 });
+  return { url: running.url, port: Number(new URL(running.url).port), close: async () => { await running.close(); db.close(); } };
 }
 
 /**
@@ -47,7 +48,8 @@ async function startServe(file: string, analysis: Analysis = storeAnalysis): Pro
  * warnings, dialogs) and closes it afterwards; `fn` gets the list to assert on.
  */
 async function withPage(browser: Browser, fn: (page: Page, problems: string[]) => Promise<void>, permissions: string[] = []): Promise<void> {
-  const page = await browser.newPage({ viewport: { width: 1400, height: 860 }, permissions });
+  // UTC, so the time fields show the same clock as the API's ISO times.
+  const page = await browser.newPage({ viewport: { width: 1400, height: 860 }, permissions, timezoneId: 'UTC' });
   page.setDefaultTimeout(10_000);
   const problems: string[] = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -66,6 +68,29 @@ async function ready(page: Page, url: string): Promise<void> {
 }
 
 const nodeCount = (page: Page) => page.locator('svg.map g.node').count();
+const edgeCount = (page: Page) => page.locator('svg.map path.edge').count();
+
+async function apiJson<T>(base: string, path: string): Promise<T> {
+  const r = await fetch(new URL(path, base));
+  assert.equal(r.status, 200, path);
+  return (await r.json()) as T;
+}
+
+interface ApiGraph { nodes: Array<{ id: string }>; edges: unknown[] }
+
+/**
+ * Polls `check` from here until it holds (bounded). page.waitForFunction would evaluate a string
+ * in the page, which the page's own CSP (no unsafe-eval) refuses.
+ */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+}
+
+const edgesAre = (page: Page, n: number) => until(`${n} edges are drawn`, async () => (await edgeCount(page)) === n);
 
 describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
   let browser: Browser | undefined;
@@ -117,7 +142,7 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       const before = await nodeCount(page);
       assert.equal(await page.locator('g.node[data-id="node:tm-node-1"]').count(), 1);
       await page.locator('input[name="hide-infra"]').check();
-      await page.waitForFunction(`document.querySelectorAll('svg.map g.node').length !== ${before}`);
+      await until('the map changes', async () => (await nodeCount(page)) !== before);
       const lean = (await (await fetch(new URL('/api/graph?hide_infra=true', demo!.url))).json()) as { nodes: unknown[] };
       assert.equal(await nodeCount(page), lean.nodes.length);
       assert.equal(await page.locator('g.node[data-id="node:tm-node-1"]').count(), 0, 'kubelet probes hidden');
@@ -143,6 +168,7 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       assert.deepEqual([...blocked].sort(), want);
       await page.locator('table.wl-readiness th button').first().click();
       assert.match(page.url(), /sort=namespace-/);
+      await page.locator('table.wl-readiness th[aria-sort="ascending"]', { hasText: /^namespace/ }).waitFor();
       await page.locator('table.wl-readiness a.wl-link').first().click();
       await page.locator('aside.panel .panel-title').waitFor();
       assert.match(page.url(), /node=/);
@@ -247,6 +273,196 @@ describe('traffic-derived HTML in Chromium', { skip: noBrowser, timeout: 120_000
       });
     } finally {
       await browser.close();
+      await s.close();
+    }
+  });
+});
+
+describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+  let browser: Browser | undefined;
+  let demo: Server | undefined;
+  before(async () => {
+    demo = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  });
+  after(async () => {
+    await browser?.close();
+    await demo?.close();
+  });
+
+  it('the time window: a preset and the from field narrow the map to what the API returns for that window', async () => {
+    const sum = await apiJson<{ window: { first_seen: string; last_seen: string } }>(demo!.url, '/api/summary');
+    const whole = await apiJson<ApiGraph>(demo!.url, '/api/graph');
+    // A start time (whole seconds: what the field takes) after which the API has fewer edges.
+    const last = Date.parse(sum.window.last_seen);
+    let since: string | null = null;
+    let narrow: ApiGraph | null = null;
+    for (let back = 1; back <= 10 && since === null; back++) {
+      const iso = new Date(Math.floor(last / 1000) * 1000 - back * 1000).toISOString();
+      const g = await apiJson<ApiGraph>(demo!.url, `/api/graph?since=${iso}`);
+      if (g.edges.length < whole.edges.length && g.edges.length > 0) { since = iso; narrow = g; }
+    }
+    assert.ok(since !== null && narrow !== null, 'the demo has calls that end before its last second');
+    await withPage(browser!, async (page, problems) => {
+      await ready(page, demo!.url);
+      assert.equal(await edgeCount(page), whole.edges.length);
+      await page.locator('input[name="since"]').fill(since!.slice(0, 19));
+      await edgesAre(page, narrow!.edges.length);
+      assert.equal(await nodeCount(page), narrow!.nodes.length);
+      assert.equal(new URL(page.url()).searchParams.get('since'), since);
+      assert.equal(await page.locator('select[name="window"] option:checked').textContent(), 'custom');
+
+      await page.locator('select[name="window"]').selectOption({ label: 'last 1 min' });
+      const preset = new Date(last - 60_000).toISOString();
+      await page.waitForURL((u) => u.searchParams.get('since') === preset);
+      const minute = await apiJson<ApiGraph>(demo!.url, `/api/graph?since=${preset}`);
+      await edgesAre(page, minute.edges.length);
+      await page.locator('select[name="window"]').selectOption({ label: 'whole recording' });
+      await page.waitForURL((u) => !u.searchParams.has('since'));
+      await edgesAre(page, whole.edges.length);
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  it('hiding infrastructure traffic removes kubelet probes, scrapes and DNS from the map', async () => {
+    const lean = await apiJson<ApiGraph & { edges: Array<{ calls: Array<{ protocol: string }> }> }>(demo!.url, '/api/graph?hide_infra=true');
+    await withPage(browser!, async (page, problems) => {
+      await ready(page, `${demo!.url}?infra=hide`);
+      assert.equal(await edgeCount(page), lean.edges.length);
+      assert.equal(await page.locator('g.node.kind-node').count(), 0, 'no cluster nodes (kubelet) left');
+      assert.equal(await page.locator('g.node[data-id="monitoring/prometheus"]').count(), 0, 'the scraper is gone');
+      await page.locator('input[name="hide-infra"]').uncheck();
+      await until('the infrastructure edges are back', async () => (await edgeCount(page)) > lean.edges.length);
+      assert.ok(await page.locator('g.node[data-id="monitoring/prometheus"]').count() === 1);
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  it('the search box focuses a workload: selected, centred, its panel open; no match says so', async () => {
+    await withPage(browser!, async (page, problems) => {
+      await ready(page, demo!.url);
+      const search = page.locator('form.search input[name="q"]');
+      await search.fill('cart');
+      await search.press('Enter');
+      await page.locator('aside.panel table.inbound').waitFor();
+      assert.equal(await page.locator('aside.panel .panel-title').textContent(), 'shop/cart');
+      assert.equal(new URL(page.url()).searchParams.get('node'), 'shop/cart');
+      const node = page.locator('svg.map g.node[data-id="shop/cart"]');
+      assert.match(await node.getAttribute('class') ?? '', /\bselected\b/);
+      // Centred in the map, whatever else moved.
+      const area = (await page.locator('.map-area').boundingBox())!;
+      await until('shop/cart is in the middle of the map', async () => {
+        const b = await node.locator('path.shape').boundingBox();
+        return b !== null && Math.abs(b.x + b.width / 2 - (area.x + area.width / 2)) < 30 && Math.abs(b.y + b.height / 2 - (area.y + area.height / 2)) < 30;
+      });
+      await search.fill('no-such-workload-anywhere');
+      await search.press('Enter');
+      await page.locator('.notice', { hasText: 'No node matches "no-such-workload-anywhere"' }).waitFor();
+      assert.equal(await page.locator('aside.panel .panel-title').textContent(), 'shop/cart', 'the selection stays');
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  it('the readiness overview sorts by a column both ways and a namespace opens the map filtered to it', async () => {
+    await withPage(browser!, async (page, problems) => {
+      await ready(page, new URL('/?view=readiness', demo!.url).href);
+      const rows = page.locator('table.wl-readiness tbody tr');
+      const blockerCounts = async () => (await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.children[3].textContent))));
+      const byBlockers = page.locator('table.wl-readiness th button', { hasText: /^blockers/ });
+      await byBlockers.click();
+      await page.waitForURL(/sort=blockers-asc/);
+      await page.locator('table.wl-readiness th[aria-sort="ascending"]', { hasText: /^blockers/ }).waitFor();
+      const asc = await blockerCounts();
+      assert.ok(asc.length > 5 && asc[0] < asc[asc.length - 1], `some workloads have more blockers than others: ${asc.join(',')}`);
+      assert.deepEqual(asc, [...asc].sort((a, b) => a - b));
+      await byBlockers.click();
+      await page.waitForURL(/sort=blockers-desc/);
+      await page.locator('table.wl-readiness th[aria-sort="descending"]', { hasText: /^blockers/ }).waitFor();
+      assert.deepEqual(await blockerCounts(), [...asc].sort((a, b) => b - a));
+      assert.equal(await page.locator('table.wl-readiness th[aria-sort="descending"]').count(), 1);
+
+      await page.locator('table.ns-readiness a.ns-link', { hasText: /^payments$/ }).click();
+      await page.waitForURL((u) => u.searchParams.get('ns') === 'payments' && !u.searchParams.has('view'));
+      await page.waitForSelector('body[data-ready="true"]');
+      const want = await apiJson<ApiGraph>(demo!.url, '/api/graph?namespace=payments');
+      await until(`${want.nodes.length} nodes are drawn`, async () => (await nodeCount(page)) === want.nodes.length);
+      assert.deepEqual((await page.locator('svg.map g.node').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-id')))).sort(), want.nodes.map((n) => n.id).sort());
+      assert.deepEqual(problems, []);
+    });
+  });
+});
+
+describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+  let browser: Browser | undefined;
+  before(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 }); });
+  after(async () => { await browser?.close(); });
+
+  it('an empty store: the map and the readiness page say so and how to record', async () => {
+    const file = join(tempDir('tm-ui-empty-'), 'empty.db');
+    openStore(file).close();
+    const s = await startServe(file);
+    try {
+      await withPage(browser!, async (page, problems) => {
+        await ready(page, s.url);
+        const status = page.locator('.map-area .map-status');
+        assert.ok(await status.isVisible());
+        assert.equal(await status.locator('.status-title').textContent(), 'No calls recorded yet');
+        assert.match(await status.textContent() ?? '', /trustmap collect pcap/);
+        assert.equal(await page.locator('.summary-line').textContent(), 'empty store');
+        await page.locator('a.view-readiness').click();
+        await page.locator('.readiness-area .status-title', { hasText: 'No workloads to judge' }).waitFor();
+        assert.deepEqual(problems, []);
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('an unreachable server: the page says so and recovers with "Try again" once it is back', async () => {
+    const file = store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]);
+    let s = await startServe(file);
+    try {
+      await withPage(browser!, async (page) => {
+        await ready(page, s.url);
+        const drawn = await nodeCount(page);
+        await s.close();
+        // Any new question to the server now fails to connect.
+        await page.locator('input[name="hide-infra"]').check();
+        const status = page.locator('.map-area .map-status');
+        await status.locator('.status-title', { hasText: 'The trustmap server is not answering' }).waitFor();
+        assert.match(await status.textContent() ?? '', /Is "trustmap serve" still running\?/);
+        await page.locator('input[name="hide-infra"]').uncheck();
+        s = await startServe(file, storeAnalysis, s.port);
+        await status.locator('button.status-action', { hasText: 'Try again' }).click();
+        await status.waitFor({ state: 'hidden' });
+        assert.equal(await nodeCount(page), drawn);
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a graph too big to draw whole: the busiest part is drawn and a notice gives the real size', async () => {
+    const file = join(tempDir('tm-ui-huge-'), 'huge.db');
+    writeSyntheticStore(file, { namespaces: 30, perNamespace: 100, edges: 4000, seed: 7 });
+    const s = await startServe(file);
+    try {
+      const g = await apiJson<ApiGraph>(s.url, '/api/graph');
+      await withPage(browser!, async (page, problems) => {
+        await page.goto(s.url);
+        await page.waitForSelector('body[data-ready="true"]', { timeout: 60_000 });
+        const notice = page.locator('.notice');
+        assert.ok(await notice.isVisible());
+        const text = await notice.textContent() ?? '';
+        assert.ok(text.includes(`This graph has ${g.nodes.length.toLocaleString('en')} nodes and ${g.edges.length.toLocaleString('en')} edges`), text);
+        const shown = Number(/the busiest ([\d,]+) edges/.exec(text)?.[1].replace(/,/g, ''));
+        assert.equal(await edgeCount(page), shown);
+        const drawnNodes = await nodeCount(page);
+        assert.ok(drawnNodes > 0 && drawnNodes < g.nodes.length, `${drawnNodes} of ${g.nodes.length} drawn`);
+        assert.ok(await page.locator('.map-area .map-status').isHidden(), 'the map itself is shown');
+        assert.deepEqual(problems, []);
+      });
+    } finally {
       await s.close();
     }
   });

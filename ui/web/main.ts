@@ -47,14 +47,15 @@ for (const [view, label] of [['map', 'Map'], ['readiness', 'Readiness']] as cons
     .on('click', (ev: MouseEvent) => { ev.preventDefault(); setState({ view }); });
 }
 
-function setState(patch: Partial<ViewState>, push = true): void {
+/** Applies a change to the view; resolves once the page shows it. */
+function setState(patch: Partial<ViewState>, push = true): Promise<void> {
   state = { ...state, ...patch };
   const search = toSearch(state);
   if (search !== location.search) {
     if (push) history.pushState(null, '', search || location.pathname);
     else history.replaceState(null, '', search || location.pathname);
   }
-  void render();
+  return render();
 }
 
 window.addEventListener('popstate', () => {
@@ -166,7 +167,7 @@ async function renderSidePanel(s: Summary): Promise<void> {
   const ctl = (panelAbort = new AbortController());
   await renderPanel(panel, state.node, windowQuery(state), s, {
     close: () => setState({ node: null }),
-    focus: (id) => { setState({ node: id }); map.focus(id); },
+    focus: (id) => { void focusOn(id); },
   }, ctl.signal);
 }
 
@@ -185,7 +186,7 @@ async function renderReadinessView(s: Summary): Promise<void> {
       return;
     }
     renderReadiness(readinessArea, report, state.sort, {
-      openWorkload: (id) => { setState({ view: 'map', node: id }); setTimeout(() => map.focus(id), 0); },
+      openWorkload: (id) => { void focusOn(id); },
       openNamespace: (ns) => setState({ view: 'map', namespaces: [ns], node: null }),
       sort: (sort) => setState({ sort }, false),
     });
@@ -193,6 +194,12 @@ async function renderReadinessView(s: Summary): Promise<void> {
     if (err instanceof ApiError && err.kind === 'unauthorized') { location.assign('/login'); return; }
     showStatus(readinessArea, 'Could not check readiness', [err instanceof Error ? err.message : String(err)]);
   }
+}
+
+/** Selects a node and centres the map on it once the side panel has taken its place. */
+async function focusOn(id: string): Promise<void> {
+  await setState({ view: 'map', node: id });
+  map.focus(id);
 }
 
 const toolbarEvents = {
@@ -204,8 +211,7 @@ const toolbarEvents = {
       ?? graph.nodes.find((n) => n.id.toLowerCase().includes(t));
     if (!hit) { notice.attr('hidden', null).text(`No node matches "${text}" in this view.`); return; }
     notice.attr('hidden', '');
-    setState({ node: hit.id });
-    map.focus(hit.id);
+    void focusOn(hit.id);
   },
   fit: () => map.fit(),
   exportSvg: () => {
