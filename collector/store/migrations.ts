@@ -318,4 +318,21 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX captures_origin ON captures (origin) WHERE origin IS NOT NULL;
     `,
   },
+  {
+    version: 6,
+    name: 'store identity for merge',
+    // Every store gets a random identity when it is created (or first opened by this version):
+    // "trustmap merge" records the identities it folded in (merges.identity) so the same store
+    // merged twice is a no-op, and refuses a store that changed since it was merged (signature:
+    // a hash of its captures and totals) instead of counting its calls twice. A copied file
+    // keeps its identity, which is right: it holds the same calls. docs/live.md, "Merge".
+    sql: `
+      CREATE TABLE store_identity (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        id  TEXT    NOT NULL
+      );
+      INSERT INTO store_identity (one, id) VALUES (1, lower(hex(randomblob(16))));
+      ALTER TABLE merges ADD COLUMN signature TEXT NOT NULL DEFAULT '';
+    `,
+  },
 ];
