@@ -1,13 +1,13 @@
 // Test helper for pushing: a real `trustmap serve --ingest-tokens` process on loopback (restartable
 // on the same port and store), a TCP proxy the test can cut, the demo capture split into pieces,
 // and totals of a store that do not depend on which node or batch a call came through.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { BIN } from './cli.js';
+import { serve, type Served } from './serve.js';
 
 export const DEMO_CAPTURE = new URL('../testbed/demo/capture.pcap', import.meta.url).pathname;
 
@@ -28,30 +28,14 @@ export function writeTokens(dir: string): { tokensFile: string; tokenFile: Recor
   return { tokensFile, tokenFile };
 }
 
-export interface Central {
-  child: ChildProcess;
-  url: string;
+export interface Central extends Served {
   port: number;
-  stderr: () => string;
 }
 
-/** Starts the central server; resolves once it prints its URL. Port 0 picks a free one. */
+/** Starts the central server with node tokens. Port 0 picks a free one; a restart passes the old one. */
 export async function startCentral(db: string, tokensFile: string, port = 0): Promise<Central> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--db', db, '--port', String(port), '--ingest-tokens', tokensFile], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '' },
-  });
-  let out = '', err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /trustmap UI: (http:\/\/\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
-  });
-  return { child, url, port: Number(new URL(url).port), stderr: () => err };
+  const s = await serve(['--db', db, '--port', String(port), '--ingest-tokens', tokensFile]);
+  return { ...s, port: Number(new URL(s.url).port) };
 }
 
 export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {

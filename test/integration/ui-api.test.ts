@@ -2,39 +2,18 @@
 // demo ingested through the CLI, every endpoint, bad parameters, security headers, and the token
 // rules off loopback.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { BIN, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
+import { serve, type Served } from '../helpers/serve.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
 
 const DEMO = new URL('../testbed/demo/', import.meta.url).pathname;
 const TOKEN = 'test-token-0123456789abcdef';
-
-interface Served { child: ChildProcess; url: string; stderr: () => string }
-
-/** Starts `trustmap serve ARGS` and resolves once it prints its URL (or rejects with its stderr). */
-async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '', ...env },
-  });
-  let out = '', err = '';
-  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${err}`)), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /trustmap UI: (http:\/\/\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
-  });
-  return { child, url, stderr: () => err };
-}
 
 async function stop(s: Served | undefined): Promise<void> {
   if (!s || s.child.exitCode !== null) return;
