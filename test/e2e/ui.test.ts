@@ -92,22 +92,27 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15
 
 const edgesAre = (page: Page, n: number) => until(`${n} edges are drawn`, async () => (await edgeCount(page)) === n);
 
-describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
-  let browser: Browser | undefined;
-  let demo: Server | undefined;
+/** Registers, in the current describe, a browser and a server over the demo store for its tests. */
+function demoInChromium(): { browser?: Browser; demo?: Server } {
+  const fx: { browser?: Browser; demo?: Server } = {};
   before(async () => {
-    demo = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+    fx.demo = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]));
+    fx.browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
   });
   after(async () => {
-    await browser?.close();
-    await demo?.close();
+    await fx.browser?.close();
+    await fx.demo?.close();
   });
+  return fx;
+}
+
+describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+  const fx = demoInChromium();
 
   it('draws the demo: as many nodes as the API returns, with labelled namespace boxes and a legend', async () => {
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, demo!.url);
-      const api = (await (await fetch(new URL('/api/graph', demo!.url))).json()) as { nodes: Array<{ id: string }>; edges: unknown[] };
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
+      const api = (await (await fetch(new URL('/api/graph', fx.demo!.url))).json()) as { nodes: Array<{ id: string }>; edges: unknown[] };
       assert.ok(api.nodes.length > 10);
       assert.equal(await nodeCount(page), api.nodes.length);
       assert.equal(await page.locator('svg.map path.edge').count(), api.edges.length);
@@ -119,8 +124,8 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
   });
 
   it('clicking a node opens its callers and calls; the selection is in the URL', async () => {
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, demo!.url);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
       await page.locator('svg.map g.node[data-id="shop/frontend"]').click();
       const panel = page.locator('aside.panel');
       await panel.locator('table.inbound').waitFor();
@@ -137,13 +142,13 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
   });
 
   it('a filter changes what is drawn, to what the API returns for it, and survives a reload', async () => {
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, demo!.url);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
       const before = await nodeCount(page);
       assert.equal(await page.locator('g.node[data-id="node:tm-node-1"]').count(), 1);
       await page.locator('input[name="hide-infra"]').check();
       await until('the map changes', async () => (await nodeCount(page)) !== before);
-      const lean = (await (await fetch(new URL('/api/graph?hide_infra=true', demo!.url))).json()) as { nodes: unknown[] };
+      const lean = (await (await fetch(new URL('/api/graph?hide_infra=true', fx.demo!.url))).json()) as { nodes: unknown[] };
       assert.equal(await nodeCount(page), lean.nodes.length);
       assert.equal(await page.locator('g.node[data-id="node:tm-node-1"]').count(), 0, 'kubelet probes hidden');
       assert.match(page.url(), /infra=hide/);
@@ -156,13 +161,13 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
   });
 
   it('the readiness page lists the blocked namespaces and links into the map', async (t) => {
-    const summary = (await (await fetch(new URL('/api/summary', demo!.url))).json()) as { features: { readiness: boolean } };
+    const summary = (await (await fetch(new URL('/api/summary', fx.demo!.url))).json()) as { features: { readiness: boolean } };
     if (!summary.features.readiness) { t.skip('the readiness check (analyzer/readiness.ts) is not there yet'); return; }
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, new URL('/?view=readiness', demo!.url).href);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, new URL('/?view=readiness', fx.demo!.url).href);
       await page.locator('table.ns-readiness').waitFor();
       const blocked = await page.locator('table.ns-readiness tr[data-verdict="blocked"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-namespace')));
-      const report = (await (await fetch(new URL('/api/readiness', demo!.url))).json()) as { namespaces: Array<{ namespace: string; verdict: string }> };
+      const report = (await (await fetch(new URL('/api/readiness', fx.demo!.url))).json()) as { namespaces: Array<{ namespace: string; verdict: string }> };
       const want = report.namespaces.filter((n) => n.verdict === 'blocked').map((n) => n.namespace).sort();
       assert.ok(want.length > 0, 'the demo has blocked namespaces');
       assert.deepEqual([...blocked].sort(), want);
@@ -178,14 +183,14 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
 
   it('the panel shows each format\'s proposed policy as the API has it, with copy and download', async () => {
     const id = 'shop/frontend';
-    const formats = ((await (await fetch(new URL('/api/policies/formats', demo!.url))).json()) as { formats: string[] }).formats;
+    const formats = ((await (await fetch(new URL('/api/policies/formats', fx.demo!.url))).json()) as { formats: string[] }).formats;
     assert.deepEqual([...formats].sort(), ['cilium', 'istio', 'linkerd', 'netpol']);
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, `${demo!.url}?node=${encodeURIComponent(id)}`);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, `${fx.demo!.url}?node=${encodeURIComponent(id)}`);
       const sec = page.locator('aside.panel section.policies');
       assert.deepEqual(await sec.locator('button.tab').allTextContents(), formats);
       for (const format of formats) {
-        const want = (await (await fetch(new URL(`/api/policies/${format}?workload=${encodeURIComponent(id)}`, demo!.url))).json()) as { yaml: string | null };
+        const want = (await (await fetch(new URL(`/api/policies/${format}?workload=${encodeURIComponent(id)}`, fx.demo!.url))).json()) as { yaml: string | null };
         assert.ok(want.yaml !== null && want.yaml.includes('kind:'), `${format}: the API proposes a policy for ${id}`);
         await sec.locator(`button.tab[data-format="${format}"]`).click();
         await sec.locator(`pre.yaml[data-format="${format}"]`).waitFor();
@@ -205,8 +210,8 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
   });
 
   it('exports the map as SVG and PNG', async () => {
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, demo!.url);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
       const [svg] = await Promise.all([page.waitForEvent('download'), page.locator('button[name="export-svg"]').click()]);
       const svgText = readFileSync((await svg.path())!, 'utf8');
       assert.match(svgText, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
@@ -219,8 +224,8 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
 
   it('the CSP blocks inline script', async () => {
     // The refused script logs a console error by design: this page's problems are not asserted.
-    await withPage(browser!, async (page) => {
-      await ready(page, demo!.url);
+    await withPage(fx.browser!, async (page) => {
+      await ready(page, fx.demo!.url);
       // A string, not a function: this file compiles without the DOM library.
       const r = await page.evaluate(`(async () => {
         let violated = '';
@@ -279,32 +284,23 @@ describe('traffic-derived HTML in Chromium', { skip: noBrowser, timeout: 120_000
 });
 
 describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
-  let browser: Browser | undefined;
-  let demo: Server | undefined;
-  before(async () => {
-    demo = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
-  });
-  after(async () => {
-    await browser?.close();
-    await demo?.close();
-  });
+  const fx = demoInChromium();
 
   it('the time window: a preset and the from field narrow the map to what the API returns for that window', async () => {
-    const sum = await apiJson<{ window: { first_seen: string; last_seen: string } }>(demo!.url, '/api/summary');
-    const whole = await apiJson<ApiGraph>(demo!.url, '/api/graph');
+    const sum = await apiJson<{ window: { first_seen: string; last_seen: string } }>(fx.demo!.url, '/api/summary');
+    const whole = await apiJson<ApiGraph>(fx.demo!.url, '/api/graph');
     // A start time (whole seconds: what the field takes) after which the API has fewer edges.
     const last = Date.parse(sum.window.last_seen);
     let since: string | null = null;
     let narrow: ApiGraph | null = null;
     for (let back = 1; back <= 10 && since === null; back++) {
       const iso = new Date(Math.floor(last / 1000) * 1000 - back * 1000).toISOString();
-      const g = await apiJson<ApiGraph>(demo!.url, `/api/graph?since=${iso}`);
+      const g = await apiJson<ApiGraph>(fx.demo!.url, `/api/graph?since=${iso}`);
       if (g.edges.length < whole.edges.length && g.edges.length > 0) { since = iso; narrow = g; }
     }
     assert.ok(since !== null && narrow !== null, 'the demo has calls that end before its last second');
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, demo!.url);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
       assert.equal(await edgeCount(page), whole.edges.length);
       await page.locator('input[name="since"]').fill(since!.slice(0, 19));
       await edgesAre(page, narrow!.edges.length);
@@ -315,7 +311,7 @@ describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 
       await page.locator('select[name="window"]').selectOption({ label: 'last 1 min' });
       const preset = new Date(last - 60_000).toISOString();
       await page.waitForURL((u) => u.searchParams.get('since') === preset);
-      const minute = await apiJson<ApiGraph>(demo!.url, `/api/graph?since=${preset}`);
+      const minute = await apiJson<ApiGraph>(fx.demo!.url, `/api/graph?since=${preset}`);
       await edgesAre(page, minute.edges.length);
       await page.locator('select[name="window"]').selectOption({ label: 'whole recording' });
       await page.waitForURL((u) => !u.searchParams.has('since'));
@@ -325,9 +321,9 @@ describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 
   });
 
   it('hiding infrastructure traffic removes kubelet probes, scrapes and DNS from the map', async () => {
-    const lean = await apiJson<ApiGraph & { edges: Array<{ calls: Array<{ protocol: string }> }> }>(demo!.url, '/api/graph?hide_infra=true');
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, `${demo!.url}?infra=hide`);
+    const lean = await apiJson<ApiGraph & { edges: Array<{ calls: Array<{ protocol: string }> }> }>(fx.demo!.url, '/api/graph?hide_infra=true');
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, `${fx.demo!.url}?infra=hide`);
       assert.equal(await edgeCount(page), lean.edges.length);
       assert.equal(await page.locator('g.node.kind-node').count(), 0, 'no cluster nodes (kubelet) left');
       assert.equal(await page.locator('g.node[data-id="monitoring/prometheus"]').count(), 0, 'the scraper is gone');
@@ -339,8 +335,8 @@ describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 
   });
 
   it('the search box focuses a workload: selected, centred, its panel open; no match says so', async () => {
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, demo!.url);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
       const search = page.locator('form.search input[name="q"]');
       await search.fill('cart');
       await search.press('Enter');
@@ -364,8 +360,8 @@ describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 
   });
 
   it('the readiness overview sorts by a column both ways and a namespace opens the map filtered to it', async () => {
-    await withPage(browser!, async (page, problems) => {
-      await ready(page, new URL('/?view=readiness', demo!.url).href);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, new URL('/?view=readiness', fx.demo!.url).href);
       const rows = page.locator('table.wl-readiness tbody tr');
       const blockerCounts = async () => (await rows.evaluateAll((trs) => trs.map((tr) => Number(tr.children[3].textContent))));
       const byBlockers = page.locator('table.wl-readiness th button', { hasText: /^blockers/ });
@@ -384,7 +380,7 @@ describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 
       await page.locator('table.ns-readiness a.ns-link', { hasText: /^payments$/ }).click();
       await page.waitForURL((u) => u.searchParams.get('ns') === 'payments' && !u.searchParams.has('view'));
       await page.waitForSelector('body[data-ready="true"]');
-      const want = await apiJson<ApiGraph>(demo!.url, '/api/graph?namespace=payments');
+      const want = await apiJson<ApiGraph>(fx.demo!.url, '/api/graph?namespace=payments');
       await until(`${want.nodes.length} nodes are drawn`, async () => (await nodeCount(page)) === want.nodes.length);
       assert.deepEqual((await page.locator('svg.map g.node').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-id')))).sort(), want.nodes.map((n) => n.id).sort());
       assert.deepEqual(problems, []);
