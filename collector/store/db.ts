@@ -53,6 +53,14 @@ export function dataVersion(db: Db): number {
   return db.pragma('data_version', { simple: true }) as number;
 }
 
+/**
+ * Like dataVersion, but this connection's own writes change it too (SQLite's total_changes()):
+ * what a cache on a connection that may also write (tests, `trustmap demo`) must compare.
+ */
+export function contentVersion(db: Db): string {
+  return `${dataVersion(db)}/${db.prepare('SELECT total_changes()').pluck().get() as number}`;
+}
+
 function latestVersion(): number {
   return MIGRATIONS[MIGRATIONS.length - 1].version;
 }
