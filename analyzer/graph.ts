@@ -2,10 +2,10 @@
 // one sorted, typed Graph (analyzer/model.ts, docs/graph.md). Like Kiali, nodes and edges are
 // sorted so the same store always prints the same bytes ("for predictable testing").
 import { z } from 'zod';
-import { AttributionIndex } from '../collector/identity/attribute.js';
+import { AttributionIndex, DEFAULT_TRUST_DOMAIN } from '../collector/identity/attribute.js';
 import type { CallSource, Protocol } from '../collector/model.js';
 import { iterateBucketCalls } from '../collector/store/analysis.js';
-import type { Db } from '../collector/store/db.js';
+import { contentVersion, type Db } from '../collector/store/db.js';
 import { LEVELS, type EdgeCall, type Graph, type GraphEdge, type GraphNode, type GraphQuery } from './model.js';
 import { attributeCalls } from './passes/identity.js';
 import { levelEnds, levelNode } from './passes/level.js';
@@ -23,14 +23,63 @@ export const graphQuerySchema = z.object({
   trustDomain: z.string().min(1).optional(),
 });
 
-export function buildGraph(db: Db, q: GraphQuery): Graph {
-  const query = graphQuerySchema.parse(q);
-  const index = AttributionIndex.fromDb(db, { trustDomain: query.trustDomain });
-  return graphWith(db, index, query);
+/**
+ * The last index and graph built on each connection, reused while the store is unchanged
+ * (contentVersion: other connections' commits and this one's own writes). The graph, the
+ * readiness check and every policy format start from the same workload graph: on the
+ * 5,000-workload benchmark store one build is about a second, and one of each asked for it seven
+ * times (docs/benchmarks.md, "The analyzer suite"). One graph is kept, not a history: at that size
+ * it is tens of MB.
+ */
+interface Analysis {
+  version: string;
+  trustDomain: string;
+  index: AttributionIndex;
+  graphKey: string | null;
+  graph: Graph | null;
 }
 
-/** The graph over an index already built (readiness builds one index for everything it asks). */
-export function graphWith(db: Db, index: AttributionIndex, q: GraphQuery): Graph {
+const analyses = new WeakMap<Db, Analysis>();
+
+function analysisOf(db: Db, trustDomain: string | undefined): Analysis {
+  const version = contentVersion(db);
+  const domain = trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  let a = analyses.get(db);
+  if (a === undefined || a.version !== version || a.trustDomain !== domain) {
+    a = { version, trustDomain: domain, index: AttributionIndex.fromDb(db, { trustDomain: domain }), graphKey: null, graph: null };
+    analyses.set(db, a);
+  }
+  return a;
+}
+
+/** Who every address was, from the store's inventory; shared with buildGraph until the store changes. */
+export function attributionIndex(db: Db, trustDomain?: string): AttributionIndex {
+  return analysisOf(db, trustDomain).index;
+}
+
+/**
+ * The graph for `q`. Frozen, because it may be the one other callers on this connection get too:
+ * whoever needs to change it works on a copy.
+ */
+export function buildGraph(db: Db, q: GraphQuery): Graph {
+  const query = graphQuerySchema.parse(q);
+  const a = analysisOf(db, query.trustDomain);
+  const key = JSON.stringify([query.level, query.sinceMs ?? null, query.untilMs ?? null, query.namespaces ?? null]);
+  if (a.graphKey !== key || a.graph === null) {
+    a.graph = deepFreeze(graphWith(db, a.index, query));
+    a.graphKey = key;
+  }
+  return a.graph;
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x !== 'object' || x === null || Object.isFrozen(x)) return x;
+  for (const v of Object.values(x)) deepFreeze(v);
+  return Object.freeze(x);
+}
+
+/** The graph over an index already built. */
+function graphWith(db: Db, index: AttributionIndex, q: GraphQuery): Graph {
   const nodes = new NodeTable(index.workloads());
   const attributed = attributeCalls(iterateBucketCalls(db, q), index, nodes);
   resolveServices(attributed, index, nodes);

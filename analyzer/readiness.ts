@@ -3,11 +3,10 @@
 // graph; every blocker is named, counted, with its callers and last sighting. docs/readiness.md
 // gives the rules and why probes and scrapes on Istio's agent ports only warn.
 import { z } from 'zod';
-import { AttributionIndex } from '../collector/identity/attribute.js';
 import type { CallSource } from '../collector/model.js';
 import { listTopControllers } from '../collector/store/analysis.js';
 import type { Db } from '../collector/store/db.js';
-import { graphWith } from './graph.js';
+import { attributionIndex, buildGraph } from './graph.js';
 import type {
   Blocker, BlockerKind, EdgeCall, GraphEdge, GraphNode, NamespaceReadiness, ReadinessReport, Verdict, WorkloadReadiness,
 } from './model.js';
@@ -114,9 +113,9 @@ const fmtDuration = (ms: number): string =>
 
 export function checkReadiness(db: Db, options: ReadinessOptions): ReadinessReport {
   const opts = optionsSchema.parse(options);
-  const index = AttributionIndex.fromDb(db, { trustDomain: opts.trustDomain });
+  const index = attributionIndex(db, opts.trustDomain);
   // The whole graph, not only the namespaces asked about: callers elsewhere decide readiness.
-  const g = graphWith(db, index, { level: 'workload', sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain });
+  const g = buildGraph(db, { level: 'workload', sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain });
   const nodes = new Map(g.nodes.map((n) => [n.id, n]));
   const inbound = new Map<string, GraphEdge[]>(), outbound = new Map<string, GraphEdge[]>();
   const push = (m: Map<string, GraphEdge[]>, k: string, e: GraphEdge) => { const l = m.get(k); if (l) l.push(e); else m.set(k, [e]); };

@@ -87,7 +87,7 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
     const report = JSON.parse(s.stdout.trim().split('\n').pop() ?? '') as ChildReport;
     reports.push(report);
     loads.push(s.load);
-    say(`run ${k + 1} of ${o.runs}: ${report.totalMs.toFixed(0)} ms, peak RSS ${(report.peakRssKiB / 1024).toFixed(0)} MiB (load ${s.load.toFixed(2)})`);
+    say(`run ${k + 1} of ${o.runs}: ${report.totalMs.toFixed(0)} ms (CPU ${report.totalCpuMs.toFixed(0)} ms), peak RSS ${(report.peakRssKiB / 1024).toFixed(0)} MiB (load ${s.load.toFixed(2)})`);
     if (k === 0) {
       const bad = verify(report, truth);
       for (const b of bad) say(`  !!! MISMATCH ${b}`);
@@ -99,14 +99,15 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   const spread = (xs: number[]) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
   const rows = reports[0].steps.map((step, i) => {
     const ms = reports.map((r) => r.steps[i].ms);
-    return [step.name, fmt(median(ms)), spread(ms)];
+    const cpu = reports.map((r) => r.steps[i].cpuMs);
+    return [step.name, fmt(median(ms)), spread(ms), fmt(median(cpu))];
   });
   const total = reports.map((r) => r.totalMs);
   const rss = reports.map((r) => r.peakRssKiB / 1024);
   const base = reports.map((r) => r.baselineRssKiB / 1024);
-  rows.push(['all six steps', fmt(median(total)), spread(total)]);
+  rows.push(['all six steps', fmt(median(total)), spread(total), fmt(median(reports.map((r) => r.totalCpuMs)))]);
   say('');
-  say(table(['step', 'median ms', 'min–max ms'], rows));
+  say(table(['step', 'median ms', 'min–max ms', 'median CPU ms'], rows));
   say(`peak RSS: median ${fmt(median(rss))} MiB (${spread(rss)}); of which ${fmt(median(base))} MiB before the first step (node, tsx, modules)`);
   const targets: Array<[string, boolean, string]> = [
     [`graph + readiness + 4 policy formats < ${TARGETS.totalMs} ms`, median(total) < TARGETS.totalMs, `median ${fmt(median(total))} ms`],
