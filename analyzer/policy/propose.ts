@@ -2,9 +2,9 @@
 // cluster's DNS servers from the inventory and (for Istio's PeerAuthentication) the readiness
 // check's verdicts, then hands them to the format's generator.
 import { z } from 'zod';
-import { AttributionIndex, DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
+import { DEFAULT_TRUST_DOMAIN, type AttributionIndex } from '../../collector/identity/attribute.js';
 import type { Db } from '../../collector/store/db.js';
-import { buildGraph } from '../graph.js';
+import { attributionIndex, buildGraph } from '../graph.js';
 import type { Graph, ReadinessReport, Verdict } from '../model.js';
 import { checkReadiness } from '../readiness.js';
 import { generatePolicies } from './generate.js';
@@ -78,7 +78,7 @@ export function strictVerdicts(report: ReadinessReport): Map<string, StrictVerdi
 
 export function proposePolicies(db: Db, options: PolicyOptions): PolicySet {
   const opts = policyOptionsSchema.parse(options) as PolicyOptions;
-  const index = AttributionIndex.fromDb(db, { trustDomain: opts.trustDomain });
+  const index = attributionIndex(db, opts.trustDomain);
   // The namespace filter is applied by the generators (to the protected workload), not the graph:
   // a workload's egress rules need its callees in other namespaces too.
   const graph = buildGraph(db, { level: 'workload', sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain });
