@@ -26,6 +26,7 @@ export const COMMANDS: Entry[] = [
   { path: ['collect', 'live'], load: async () => (await import('./collector/cli/live.js')).collectLive },
   { path: ['collect', 'envoy'], load: async () => (await import('./collector/cli/telemetry.js')).collectEnvoy },
   { path: ['collect', 'hubble'], load: async () => (await import('./collector/cli/telemetry.js')).collectHubble },
+  { path: ['merge'], load: async () => (await import('./collector/cli/merge.js')).merge },
   { path: ['calls'], load: async () => (await import('./collector/cli/commands.js')).calls },
   { path: ['captures'], load: async () => (await import('./collector/cli/commands.js')).captures },
   { path: ['certs'], load: async () => (await import('./collector/cli/commands.js')).certs },
@@ -37,6 +38,8 @@ export const COMMANDS: Entry[] = [
   { path: ['graph'], load: async () => (await import('./analyzer/cli/graph.js')).graph },
   { path: ['readiness'], load: async () => (await import('./analyzer/cli/readiness.js')).readiness },
   { path: ['policy'], load: async () => (await import('./analyzer/cli/policy.js')).policy },
+  { path: ['simulate'], load: async () => (await import('./analyzer/cli/simulate.js')).simulateCommand },
+  { path: ['drift'], load: async () => (await import('./analyzer/cli/drift.js')).driftCommand },
   { path: ['serve'], load: async () => (await import('./ui/cli/serve.js')).serve },
 ];
 

@@ -61,6 +61,15 @@ export function callerIdentity(call: SimCall, o: IstioOptions): Identity {
   }
 }
 
+/**
+ * Gateway pods (Istio's ingress/egress gateways, Gateway API gateways) serve their listeners as
+ * Gateway resources configure them: PeerAuthentication governs sidecar inbound traffic, not a
+ * gateway's ports (the readiness check exempts them the same way, docs/readiness.md).
+ */
+export function isGateway(labels: Record<string, string>): boolean {
+  return labels.istio === 'ingressgateway' || labels.istio === 'egressgateway' || labels['gateway.networking.k8s.io/gateway-name'] !== undefined;
+}
+
 /** Whether the call is HTTP as the proxy sees it: 'yes' HTTP, 'no' plain TCP, 'maybe' encrypted content. */
 export function isHttp(call: SimCall): Tri {
   if (call.protocol === 'http' || call.protocol === 'http2' || call.protocol === 'grpc') return 'yes';

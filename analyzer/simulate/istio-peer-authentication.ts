@@ -8,10 +8,12 @@
 // - UNSET inherits from the parent scope; with nothing set anywhere the mode is PERMISSIVE;
 // - STRICT accepts only mutual TLS: a plaintext call (or TLS without a mesh client certificate)
 //   to a STRICT port is refused. PERMISSIVE accepts both; DISABLE accepts plaintext.
+// - gateways (istio=ingressgateway/egressgateway, Gateway API) are not sidecars: their listeners
+//   follow Gateway resources, so PeerAuthentication is not evaluated for them;
 // - several policies at one scope: Istio uses the oldest, which files do not say; the first one
 //   loaded is used and the choice is noted.
 import { z } from 'zod';
-import { notProxied, workloadSelected, workloadSelectorSchema, type IstioOptions } from './istio-common.js';
+import { isGateway, notProxied, workloadSelected, workloadSelectorSchema, type IstioOptions } from './istio-common.js';
 import type { LayerResult, LoadedPolicy, SimCall } from './model.js';
 
 const MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
@@ -65,6 +67,7 @@ export function evaluatePeerAuthentication(all_: LoadedPolicy[], call: SimCall, 
   if (!all_.some((p) => p.ref.kind === 'PeerAuthentication') || call.destination.kind !== 'workload') return { finding: null, matched: [], notes: [] };
   const skip = notProxied(call);
   if (skip !== null) return { finding: null, matched: [], notes: [`PeerAuthentication: ${skip}`] };
+  if (isGateway(call.destination.labels)) return { finding: null, matched: [], notes: [`PeerAuthentication: ${call.destination.id} is a gateway; its listeners follow its Gateway resources`] };
   const eff = effectiveMode(all_, call, o);
   const ref = eff.policy?.ref ?? null;
   if (eff.mode !== 'STRICT') return { finding: null, matched: [], notes: eff.notes };

@@ -379,3 +379,13 @@ describe('PeerAuthentication: scope, inheritance, port-level', () => {
     assert.deepEqual(v.findings.map((f) => f.layer), ['istio-peer-authentication', 'istio-authorization']);
   });
 });
+
+describe('PeerAuthentication and gateways', () => {
+  it('a gateway\'s listeners are not governed by PeerAuthentication', () => {
+    const gw = workload('istio-system', 'istio-ingressgateway', { labels: { istio: 'ingressgateway' } });
+    const yaml = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec: {mtls: {mode: STRICT}}\n';
+    const v = evaluateCall(loadText(yaml).policies, call(sleep, gw, { security: 'tls', port: 8443 }), OPTS);
+    assert.equal(v.verdict, 'allowed');
+    assert.ok(v.notes.some((n) => /is a gateway/.test(n)));
+  });
+});
