@@ -4,7 +4,7 @@
 // DNS pods. Semantics and sources: docs/policies.md#cilium.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers,
+  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers,
   workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
@@ -76,7 +76,7 @@ export const cilium: PolicyGenerator = {
       const ns = self.namespace;
       const comments = [`trustmap: network access of ${id} (CiliumNetworkPolicy, L3/L4 and L7 HTTP, granularity ${opts.granularity})`];
       const inEntries: Array<PeerEntry<L3Peer>> = [];
-      const infra: string[] = [];
+      const notes: string[] = [];
       for (const { edge, source } of v.inbound) {
         const { ops, skips, evidence } = edgeOps(edge, opts.granularity);
         blockers.push(...skipBlockers(id, source.id, skips));
@@ -84,8 +84,8 @@ export const cilium: PolicyGenerator = {
         if (p.kind === 'blocked') blockers.push({ workload: id, callers: [source.id], reason: p.reason });
         else {
           inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
-          const note = infraNote(source, edge.calls, 'allowed explicitly by the ingress rule for this caller');
-          if (note !== null) infra.push(note);
+          const note = infraNote(source, edge.calls, 'allowed explicitly by the ingress rule for this caller') ?? opaqueNote(source, edge.calls, opts.granularity);
+          if (note !== null) notes.push(note);
         }
       }
       inEntries.push(...(hasDns ? dnsClientEntries(v, views, ctx.dns) : []));
@@ -111,7 +111,7 @@ export const cilium: PolicyGenerator = {
         comments.push(`egress rule ${egress.length}: DNS to the cluster's DNS pods in ${d.namespace} (labels from the inventory)`);
       }
       if (!hasDns) blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress default deny is off; load an inventory' });
-      comments.push(...infra);
+      comments.push(...notes);
       for (const b of mergeBlockers(blockers.filter((b) => b.workload === id))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
       const enforce = !opts.dryRun;
       if (opts.dryRun) comments.push('--dry-run: enableDefaultDeny is off, so nothing is dropped; run the agent with policy audit mode (Helm policyAuditMode=true) to see what would be');

@@ -6,7 +6,7 @@ import type { EdgeCall, GraphNode } from '../model.js';
 import { ISTIO_AGENT_PORTS } from '../readiness.js';
 import type { GeneratorContext, GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, k8sName, meshedWorkloads,
+  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, opaqueNote, k8sName, meshedWorkloads,
   mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, workloadViews, type Op, type PeerEntry,
 } from './shared.js';
 
@@ -158,6 +158,8 @@ export const istio: PolicyGenerator = {
         const principal = source.kind === 'workload' && meshed.has(source.id) ? principalOf(source, opts.trustDomain) : null;
         if (principal !== null) {
           entries.push({ key: `p:${principal}`, peer: { principal }, ops, evidence });
+          const opaque = opaqueNote(source, tcp, opts.granularity);
+          if (opaque !== null) notes.push(opaque);
           const plain = tcp.filter((c) => c.security === 'plaintext').reduce((n, c) => n + c.count, 0);
           if (plain > 0) {
             blockers.push({ workload: id, callers: [source.id], reason: `${plain} call${plain === 1 ? ' was' : 's were'} plaintext: a principal rule matches only mTLS, so make the client use mTLS before applying` });

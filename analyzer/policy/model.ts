@@ -15,7 +15,7 @@ export interface PolicyOptions {
   granularity: Granularity;
   /** SPIFFE / Linkerd trust domain, `cluster.local` unless the mesh was installed otherwise. */
   trustDomain: string;
-  /** Istio minor version as `X.Y`; below 1.22 path templates become prefix matches. */
+  /** Istio version as `X.Y[.Z]`; below 1.22 the objects are `v1beta1` and path templates become prefix matches. */
   istioVersion: string;
   /** Emit in each format's non-enforcing mode (docs/policies.md says what that is per format). */
   dryRun: boolean;

@@ -364,6 +364,20 @@ export function infraNote(source: GraphNode, calls: EdgeCall[], how: string): st
   return `infrastructure: ${what} from ${source.id} on port ${ports} (${n} call${n === 1 ? '' : 's'}): ${how}`;
 }
 
+/**
+ * At method or path granularity, calls whose method and path were not visible (inside TLS or
+ * mTLS, raw TCP) can only be allowed on their port: a comment says so, so nobody reads the rule
+ * as wider than intended.
+ */
+export function opaqueNote(source: GraphNode, calls: EdgeCall[], g: Granularity): string | null {
+  if (g !== 'method' && g !== 'path') return null;
+  const opaque = calls.filter((c) => c.method === null && c.protocol !== 'dns');
+  if (opaque.length === 0) return null;
+  const ports = [...new Set(opaque.map((c) => c.port))].sort((a, b) => a - b).join(', ');
+  const n = opaque.reduce((k, c) => k + c.count, 0);
+  return `${source.id}: ${n} call${n === 1 ? '' : 's'} on port ${ports} showed no method or path (TLS, mTLS or raw TCP): allowed on the port`;
+}
+
 /** Why a caller that is not a meshed workload cannot be allowed by identity, in one sentence. */
 export function identityBlockerReason(source: GraphNode, calls: EdgeCall[]): string {
   const ports = [...new Set(calls.map((c) => c.port))].sort((a, b) => a - b).join(', ');

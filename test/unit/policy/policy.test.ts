@@ -135,6 +135,8 @@ describe('generated objects', () => {
     assert.match(set.workloads['shop/frontend'], /# PERMISSIVE: the readiness check says insufficient-data/);
     const nsWide = set.files.flatMap((f) => objectsOf(f.yaml)) as Array<{ kind: string; metadata: { name: string; namespace: string } }>;
     assert.ok(!nsWide.some((d) => d.kind === 'PeerAuthentication' && d.metadata.name === 'default'), 'no namespace-wide STRICT without the readiness check passing');
+    // mTLS hides methods and paths: the rule is port-only and its comment says why.
+    assert.match(generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio' }).workloads['shop/checkout'], /# shop\/frontend: 3 calls on port 8080 showed no method or path/);
     const old = generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio', istioVersion: '1.21.3' });
     const apis = new Set(old.files.flatMap((f) => objectsOf(f.yaml)).map((d) => (d as { apiVersion: string }).apiVersion));
     assert.deepEqual([...apis], ['security.istio.io/v1beta1']);
@@ -163,6 +165,13 @@ describe('generated objects', () => {
     const cart = (objectsOf(set.workloads['shop/cart']) as Array<{ spec: { ingress: Array<{ from: Array<{ ipBlock?: { cidr: string } }> }>; egress: Array<{ to: Array<{ podSelector?: { matchLabels: Record<string, string> } }> }> } }>)[0];
     assert.ok(cart.spec.ingress.some((r) => r.from.some((p) => p.ipBlock?.cidr === '10.244.0.1/32')));
     assert.ok(cart.spec.egress.some((r) => r.to.some((p) => p.podSelector?.matchLabels['k8s-app'] === 'kube-dns')));
+    // A call to the DNS pods on another port (a scrape) needs its own egress rule: the DNS rule covers port 53 only.
+    const g = shopGraph();
+    g.edges.push(edge('monitoring/prometheus', 'kube-system/coredns', [call(9153, 'http', 'plaintext', 'GET', '/metrics')]));
+    for (const format of ['netpol', 'cilium'] as const) {
+      const prom = objectsOf(generatePolicies(g, shopContext, { ...base, format }).workloads['monitoring/prometheus']) as Array<{ spec: { egress: unknown[] } }>;
+      assert.match(JSON.stringify(prom[0].spec.egress), /"port":"?9153"?/, format);
+    }
     const noDns = generatePolicies(shopGraph(), { ...shopContext, dns: [] }, { ...base, format: 'netpol' });
     assert.ok(noDns.blockers.some((b) => /DNS pods are unknown/.test(b.reason)));
   });
