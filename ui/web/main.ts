@@ -90,7 +90,7 @@ async function loadSummary(): Promise<Summary | null> {
   const s = summary;
   const c = s.counts;
   summaryLine.text(c.call_rows === 0 ? 'empty store'
-    : `${c.calls.toLocaleString('en')} calls · ${c.nodes} nodes · ${c.edges} edges · ${c.namespaces} namespaces · ${c.captures} inputs`);
+    : `${c.calls.toLocaleString('en')} calls · ${c.nodes} nodes · ${c.edges} edges · ${c.namespaces} namespaces · ${c.captures} ${c.captures === 1 ? 'input' : 'inputs'}`);
   return s;
 }
 
@@ -248,6 +248,8 @@ async function render(): Promise<void> {
   toolbar.attr('hidden', isMap ? null : '');
   readinessArea.attr('hidden', isMap ? '' : null);
   if (isMap) {
+    // The panel's room is taken before the map is drawn, so the map fits what is left of the page.
+    main.classed('with-panel', state.node !== null);
     await renderMap(s);
     await renderSidePanel(s);
   } else {

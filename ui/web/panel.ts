@@ -24,9 +24,9 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
   }
   const rows = peers.flatMap((p) => p.calls.map((c) => [
     (td: Sel) => { add(td, 'a', 'peer', p.peer).attr('href', '#').on('click', (ev: Event) => { ev.preventDefault(); events.focus(p.peer); }); },
-    c.method ?? '–',
     (td: Sel) => {
-      td.text(c.path ?? (c.sni ? `SNI ${c.sni}` : '–'));
+      if (c.method) add(td, 'span', 'method', c.method);
+      add(td, 'span', 'path', c.path ?? (c.sni ? `SNI ${c.sni}` : '–'));
       if (c.host) add(td, 'div', 'muted small host', `host ${c.host}`);
     },
     `${c.port}/${c.protocol}`,
@@ -34,7 +34,7 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
     securityCell(c),
     shortTime(c.last_seen),
   ]));
-  table(parent, `calls ${cls}`, [peerHeading, 'method', 'path', 'port', 'count', 'security', 'last seen'], rows);
+  table(parent, `calls ${cls}`, [peerHeading, 'request', 'port', 'calls', 'security', 'last seen'], rows);
 }
 
 export async function renderPanel(host: Sel, id: string, window: URLSearchParams, summary: Summary, events: PanelEvents, signal: AbortSignal): Promise<void> {

@@ -61,7 +61,9 @@ export function renderReadiness(host: Sel, report: ReadinessReport, sort: string
 
   const nsTable = add(host, 'table', 'ns-readiness');
   const nsHead = add(add(nsTable, 'thead'), 'tr');
-  for (const h of ['namespace', 'verdict', 'workloads', 'blocked', 'blockers']) add(nsHead, 'th', undefined, h).attr('scope', 'col');
+  for (const h of ['namespace', 'verdict', 'workloads', 'blocked', 'blockers']) {
+    add(nsHead, 'th', ['workloads', 'blocked', 'blockers'].includes(h) ? 'num' : undefined, h).attr('scope', 'col');
+  }
   const nsBody = add(nsTable, 'tbody');
   for (const ns of [...report.namespaces].sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || a.namespace.localeCompare(b.namespace))) {
     const tr = add(nsBody, 'tr').attr('data-namespace', ns.namespace).attr('data-verdict', ns.verdict);
@@ -84,7 +86,7 @@ export function renderReadiness(host: Sel, report: ReadinessReport, sort: string
   const head = add(add(t, 'thead'), 'tr');
   for (const c of COLUMNS) {
     const isSorted = c.key === col.key;
-    const th = add(head, 'th').attr('scope', 'col').attr('aria-sort', isSorted ? (dir === 'asc' ? 'ascending' : 'descending') : 'none');
+    const th = add(head, 'th', c.numeric ? 'num' : undefined).attr('scope', 'col').attr('aria-sort', isSorted ? (dir === 'asc' ? 'ascending' : 'descending') : 'none');
     add(th, 'button', 'sort', `${c.label}${isSorted ? (dir === 'asc' ? ' ▲' : ' ▼') : ''}`).attr('type', 'button')
       .on('click', () => events.sort(`${c.key}-${isSorted && dir === 'asc' ? 'desc' : 'asc'}`));
   }

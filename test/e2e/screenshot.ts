@@ -1,0 +1,68 @@
+// `npm run screenshot`: the pictures in the README and docs/ui.md, taken from a real run of the
+// built `trustmap demo` in headless Chromium, so they can be redone whenever the page changes.
+// Writes docs/img/map.png (the demo map), docs/img/panel.png (a workload's side panel with its
+// readiness, calls and proposed policy) and docs/img/readiness.png (the readiness overview).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Page } from 'playwright-core';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const TRUSTMAP = join(ROOT, 'dist', 'trustmap.js');
+const CHROMIUM = '/usr/bin/chromium';
+const OUT = join(ROOT, 'docs', 'img');
+
+const say = (s: string) => process.stdout.write(`${s}\n`);
+
+async function main(): Promise<number> {
+  if (!existsSync(TRUSTMAP)) { process.stderr.write('error: dist/trustmap.js is missing: run npm run build first\n'); return 2; }
+  if (!existsSync(CHROMIUM)) { process.stderr.write(`error: needs Chromium at ${CHROMIUM} (apt-get install -y chromium)\n`); return 2; }
+  mkdirSync(OUT, { recursive: true });
+  const demo = spawn(process.execPath, [TRUSTMAP, 'demo', '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '' },
+  });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => reject(new Error('trustmap demo did not start within 60 s')), 60_000);
+      demo.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /trustmap UI: (\S+)/.exec(out);
+        if (m) { clearTimeout(timer); resolve(m[1]); }
+      });
+      demo.once('exit', (code) => { clearTimeout(timer); reject(new Error(`trustmap demo exited ${code}`)); });
+    });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000,
+      args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 860 }, timezoneId: 'UTC' });
+      page.setDefaultTimeout(30_000);
+      const shoot = async (name: string, path: string, waitFor: (p: Page) => Promise<unknown>) => {
+        await page.goto(new URL(path, url).href);
+        await page.waitForSelector('body[data-ready="true"]');
+        await waitFor(page);
+        const file = join(OUT, name);
+        await page.screenshot({ path: file });
+        say(`${file} (${Math.round(statSync(file).size / 1024)} KiB)`);
+      };
+      await shoot('map.png', '/', (p) => p.locator('svg.map g.node').first().waitFor());
+      await shoot('panel.png', '/?node=shop%2Ffrontend', (p) => p.locator('aside.panel pre.yaml').waitFor());
+      await shoot('readiness.png', '/?view=readiness', (p) => p.locator('table.wl-readiness').waitFor());
+    } finally {
+      await browser.close();
+    }
+  } finally {
+    if (demo.exitCode === null) {
+      demo.kill('SIGTERM');
+      await once(demo, 'exit');
+    }
+  }
+  return 0;
+}
+
+main().then((code) => { process.exitCode = code; }, (err: Error) => {
+  process.stderr.write(`error: ${err.message}\n`);
+  process.exitCode = 1;
+});
