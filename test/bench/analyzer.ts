@@ -28,9 +28,10 @@ const optionsSchema = z.object({
   days: z.coerce.number().positive(),
   seed: z.coerce.number().int().min(0),
   runs: z.coerce.number().int().min(1),
+  maxOldSpace: z.coerce.number().int().min(16).optional(),
 });
 
-function options(argv: string[]): StoreShape & { runs: number } {
+function options(argv: string[]): StoreShape & { runs: number; maxOldSpace?: number } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -41,9 +42,13 @@ function options(argv: string[]): StoreShape & { runs: number } {
       days: { type: 'string', default: String(ISSUE_6_SHAPE.days) },
       seed: { type: 'string', default: String(ISSUE_6_SHAPE.seed) },
       runs: { type: 'string', default: '3' },
+      // V8's old-generation limit for the child, MiB (node --max-old-space-size). Unset, V8 sizes
+      // it from the machine's memory and collects lazily: the peak RSS then says more about V8's
+      // heuristics than about what the analysis keeps alive.
+      'max-old-space': { type: 'string' },
     },
   });
-  const r = optionsSchema.safeParse(values);
+  const r = optionsSchema.safeParse({ ...values, maxOldSpace: values['max-old-space'] });
   if (!r.success) throw new Error(r.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
   return r.data;
 }
@@ -72,6 +77,7 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   const dirty = spawnSync('git', ['status', '--porcelain', '--', 'analyzer', 'collector/identity', 'collector/store'], { encoding: 'utf8' }).stdout.trim();
   say(`analyzer benchmark: ${machine.nproc} cpu (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, ${machine.date}, `
     + `commit ${machine.commit}${dirty !== '' ? ' with uncommitted changes in analyzer/ or collector/' : ''}`);
+  if (o.maxOldSpace !== undefined) say(`child heap: --max-old-space-size=${o.maxOldSpace}`);
   const t0 = performance.now();
   const { file, truth, isReused } = cachedStore(OUT_DIR, o);
   say(`${isReused ? 'reusing' : `generated (${((performance.now() - t0) / 1000).toFixed(1)} s)`} ${file}: ${truth.workloads} workloads `
@@ -82,7 +88,8 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   const loads: number[] = [];
   let checksFailed = 0;
   for (let k = 0; k < o.runs; k++) {
-    const s = await measure({ cmd: process.execPath, args: ['--import', 'tsx', CHILD, file], stdout: 'capture' });
+    const heap = o.maxOldSpace !== undefined ? [`--max-old-space-size=${o.maxOldSpace}`] : [];
+    const s = await measure({ cmd: process.execPath, args: [...heap, '--import', 'tsx', CHILD, file], stdout: 'capture' });
     if (s.exitCode !== 0) throw new Error(`${CHILD} failed (exit ${s.exitCode}): ${s.stderr.trim()}`);
     const report = JSON.parse(s.stdout.trim().split('\n').pop() ?? '') as ChildReport;
     reports.push(report);

@@ -17,6 +17,7 @@ ${SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.summary}`).join('\n')}
 Collector flags: --size 1G  --runs 3  --format pcap|pcapng  --link ether|sll2  --seed 1
                  --tshark-runs 1  --tshark-timeout 1800  --no-build
 Analyzer flags:  --workloads 5000  --namespaces 200  --rows 100000  --days 7  --seed 1  --runs 3
+                 --max-old-space MiB (the child's V8 heap limit; unset: V8's default)
 `;
 }
 
