@@ -8,7 +8,6 @@
 // figure is taken both ways: "fresh" right after this process committed one more call to the
 // store (as a collector's flush would; the server must rebuild everything), and "repeat" with the
 // store unchanged since the previous request. The targets are judged on the fresh figures.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +18,7 @@ import { loadInventoryBytes } from '../../collector/inventory/load.js';
 import type { CallKey, Protocol, Security } from '../../collector/model.js';
 import { CallWriter } from '../../collector/store/calls.js';
 import { openStore } from '../../collector/store/db.js';
+import { serve } from '../helpers/serve.js';
 import { describeMachine, median, table, type BenchSuite, type SuiteOutcome } from './measure.js';
 import { mulberry32 } from './synth-capture.js';
 
@@ -119,23 +119,6 @@ function touchStore(file: string, touch: SyntheticStore['touch']): void {
   }
 }
 
-async function serve(db: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [TRUSTMAP, 'serve', '--db', db, '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '' },
-  });
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('trustmap serve did not start within 20 s')), 20_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /trustmap UI: (\S+)/.exec(out);
-      if (m) { clearTimeout(timer); resolve(m[1]); }
-    });
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`trustmap serve exited ${code}`)); });
-  });
-  return { child, url };
-}
-
 interface PageTimes { drawnMs: number; clickMs: number; drawnNodes: number; drawnEdges: number }
 
 /** Loads the page, waits until the map is drawn, clicks the 500th node and waits for its panel's calls. */
@@ -181,7 +164,7 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   const made = writeSyntheticStore(db, shape);
   say(`synthetic store: ${made.nodes} workloads, ${made.edges} edges (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 
-  const server = await serve(db);
+  const server = await serve(['--db', db, '--port', '0']);
   const browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000,
     args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'] });
   let checksFailed = 0;

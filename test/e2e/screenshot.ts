@@ -2,12 +2,12 @@
 // built `trustmap demo` in headless Chromium, so they can be redone whenever the page changes.
 // Writes docs/img/map.png (the demo map), docs/img/panel.png (a workload's side panel with its
 // readiness, calls and proposed policy) and docs/img/readiness.png (the readiness overview).
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Page } from 'playwright-core';
+import { serve } from '../helpers/serve.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const TRUSTMAP = join(ROOT, 'dist', 'trustmap.js');
@@ -20,20 +20,8 @@ async function main(): Promise<number> {
   if (!existsSync(TRUSTMAP)) { process.stderr.write('error: dist/trustmap.js is missing: run npm run build first\n'); return 2; }
   if (!existsSync(CHROMIUM)) { process.stderr.write(`error: needs Chromium at ${CHROMIUM} (apt-get install -y chromium)\n`); return 2; }
   mkdirSync(OUT, { recursive: true });
-  const demo = spawn(process.execPath, [TRUSTMAP, 'demo', '--port', '0'], {
-    stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '' },
-  });
+  const { child: demo, url } = await serve(['--port', '0'], {}, 'demo');
   try {
-    const url = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error('trustmap demo did not start within 60 s')), 60_000);
-      demo.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        const m = /trustmap UI: (\S+)/.exec(out);
-        if (m) { clearTimeout(timer); resolve(m[1]); }
-      });
-      demo.once('exit', (code) => { clearTimeout(timer); reject(new Error(`trustmap demo exited ${code}`)); });
-    });
     const browser = await chromium.launch({ executablePath: CHROMIUM, timeout: 30_000,
       args: ['--no-sandbox', '--disable-background-networking', '--disable-gpu', '--disable-component-update', '--disable-sync', '--no-first-run'] });
     try {

@@ -1,12 +1,13 @@
-// Test helper: `trustmap serve ARGS` as a real process, resolved once it prints its URL.
+// Test helper: `trustmap serve ARGS` (or `trustmap demo ARGS`) as a real process, resolved once it
+// prints its URL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { BIN } from './cli.js';
 
 export interface Served { child: ChildProcess; url: string; stderr: () => string }
 
 /** Starts `trustmap serve ARGS` and resolves once it prints its URL (or rejects with its stderr). */
-export async function serve(args: string[], env: Record<string, string> = {}): Promise<Served> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], {
+export async function serve(args: string[], env: Record<string, string> = {}, command: 'serve' | 'demo' = 'serve'): Promise<Served> {
+  const child = spawn(process.execPath, [BIN, command, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', TRUSTMAP_TOKEN: '', ...env },
   });
   let out = '', err = '';
