@@ -128,6 +128,11 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // A reader that stops early (`trustmap policy … | head`) closes the pipe: the rest of the output
+  // is dropped, and the command still ends with its own exit code rather than an EPIPE stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
   main(process.argv.slice(2), io).then(
     (code) => { process.exitCode = code; },
     (err) => { process.stderr.write(`${(err as Error).stack ?? err}\n`); process.exitCode = EXIT_FAILURE; },
