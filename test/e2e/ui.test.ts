@@ -133,6 +133,10 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       const callers = await panel.locator('table.inbound a.peer').allTextContents();
       assert.ok(callers.includes('istio-system/istio-ingressgateway'), callers.join(', '));
       assert.ok((await panel.locator('table.outbound a.peer').allTextContents()).includes('shop/cart'));
+      const api = await apiJson<{ readiness: { verdict: string; blockers: unknown[] } }>(fx.demo!.url, '/api/workloads/shop/frontend');
+      await panel.locator('section.readiness .verdict-line').waitFor();
+      assert.equal(await panel.locator('section.readiness .verdict').textContent(), api.readiness.verdict);
+      assert.equal(await panel.locator('section.readiness ul.blockers li').count(), api.readiness.blockers.length);
       assert.match(page.url(), /[?&]node=shop%2Ffrontend/);
       await page.reload();
       await panel.locator('table.inbound').waitFor();

@@ -134,6 +134,15 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
     assert.equal(d.node.id, 'shop/frontend');
     assert.ok(d.callers.some((c) => c.peer === 'istio-system/istio-ingressgateway' && c.calls.some((x) => x.port === 8080)));
     assert.ok(d.callees.some((c) => c.peer === 'shop/cart'));
+    // Its verdict is the readiness report's, and left out on request.
+    const report = await json<{ namespaces: Array<{ namespace: string; workloads: Array<{ name: string; verdict: string }> }> }>('/api/readiness');
+    const want = report.namespaces.find((n) => n.namespace === 'shop')?.workloads.find((w) => w.name === 'frontend' || w.name === 'shop/frontend');
+    assert.ok(want !== undefined);
+    assert.deepEqual(d.readiness, want);
+    const lean = await json<{ readiness: unknown; namespace_readiness: unknown; callers: unknown[] }>('/api/workloads/shop/frontend?readiness=false');
+    assert.equal(lean.readiness, null);
+    assert.equal(lean.namespace_readiness, null);
+    assert.equal(lean.callers.length, d.callers.length);
     const node = await json<{ node: { kind: string }; callees: unknown[] }>(`/api/node?id=${encodeURIComponent('node:tm-node-1')}`);
     assert.equal(node.node.kind, 'node');
     assert.ok(node.callees.length > 5);
@@ -211,6 +220,7 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
       ['/api/readiness?min_window=forever', /query\.min_window/],
       ['/api/node?id=', /query\.id/],
       ['/api/node', /query\.id/],
+      ['/api/node?id=shop%2Ffrontend&readiness=perhaps', /query\.readiness/],
       ['/api/workloads/Shop/frontend', /path\.namespace/],
       ['/api/workloads/shop/x%3Cscript%3E', /path\.name/],
       ['/api/policies/istio?workload=no-slash', /query\.workload/],

@@ -7,6 +7,8 @@ import { buildGraph } from '../../analyzer/graph.js';
 import { POLICY_FORMATS, policyOptionsSchema, proposePolicies } from '../../analyzer/policy/index.js';
 import { HttpProblem } from './problem.js';
 import { checkReadiness } from '../../analyzer/readiness.js';
+import type { SimulationReport } from '../../analyzer/simulate/model.js';
+import { simulateWorkload } from '../../analyzer/simulate/simulate.js';
 
 export interface ReadinessOptions {
   namespaces?: string[];
@@ -43,6 +45,8 @@ export interface Analysis {
   /** null while the readiness check is not there. */
   checkReadiness: ((db: Db, opts: ReadinessOptions) => ReadinessReport) | null;
   proposePolicies: ((db: Db, opts: PolicyOptions) => PolicySet) | null;
+  /** Policy files replayed against one workload's calls (docs/simulate.md); absent where not wired. */
+  simulatePolicies?: ((db: Db, files: Array<{ filename: string; yaml: string }>, workload: { namespace: string; name: string }, opts: { sinceMs?: number; untilMs?: number; trustDomain?: string }) => SimulationReport) | null;
 }
 
 /** The API's query names for the policy options the analyzer validates beyond params.ts. */
@@ -63,4 +67,5 @@ export const storeAnalysis: Analysis = {
   buildGraph,
   checkReadiness,
   proposePolicies: (db, opts) => proposePolicies(db, policyOptionsOr400(opts)),
+  simulatePolicies: (db, files, workload, opts) => simulateWorkload(db, files.map((f) => ({ name: f.filename, text: f.yaml })), workload, opts),
 };

@@ -67,8 +67,14 @@ export const workloadPath = z.strictObject({ namespace: namespaceName, name: obj
 /** Any graph node id: NS/NAME, node:NAME, external:NAME-OR-IP, unattributed:IP. Printable ASCII only. */
 export const nodeId = z.string().min(1).max(320).regex(/^[\x21-\x7e]+$/, 'not a node id');
 
-export const nodeQuery = z.strictObject({ ...window, id: nodeId }).superRefine(checkWindow);
-export const workloadQuery = z.strictObject({ ...window }).superRefine(checkWindow);
+/**
+ * `readiness=false` leaves the verdict out: the page shows a node's calls at once and asks
+ * /api/readiness for the verdict beside them (that check reads the whole graph).
+ */
+const withReadiness = { readiness: bool.default(true) };
+
+export const nodeQuery = z.strictObject({ ...window, ...withReadiness, id: nodeId }).superRefine(checkWindow);
+export const workloadQuery = z.strictObject({ ...window, ...withReadiness }).superRefine(checkWindow);
 
 export const readinessQuery = z
   .strictObject({
@@ -78,6 +84,9 @@ export const readinessQuery = z
     trust_domain: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a trust domain').optional(),
   })
   .superRefine(checkWindow);
+
+/** GET /api/workloads/:ns/:name/denied: the formats the simulator evaluates (Linkerd's are not). */
+export const deniedQuery = z.strictObject({ ...window, format: z.enum(['istio', 'netpol', 'cilium']) }).superRefine(checkWindow);
 
 export const policyFormatPath = z.strictObject({ format: z.string().max(32).regex(/^[a-z0-9-]+$/, 'not a policy format') });
 

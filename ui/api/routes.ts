@@ -8,7 +8,7 @@ import { iterateCalls, listCalls } from '../../collector/store/calls.js';
 import { listCaptures } from '../../collector/store/captures.js';
 import type { Db } from '../../collector/store/db.js';
 import type { Analysis, PolicySet } from './analysis.js';
-import { callsQuery, graphQuery, nodeQuery, parseNone, policyFormatPath, policyQuery, readinessQuery, workloadPath, workloadQuery } from './params.js';
+import { callsQuery, deniedQuery, graphQuery, nodeQuery, parseNone, policyFormatPath, policyQuery, readinessQuery, workloadPath, workloadQuery } from './params.js';
 import { StoreMemo } from './memo.js';
 import { HttpProblem, parseOr400 } from './problem.js';
 import type { NodeDetails, Summary, WorkloadPolicy } from './types.js';
@@ -98,13 +98,13 @@ export function apiRouter(ctx: ApiContext): Router {
     res.type('json').send(body);
   });
 
-  const details = (res: Response, id: string, q: { since?: number; until?: number }) => {
+  const details = (res: Response, id: string, q: { since?: number; until?: number; readiness: boolean }) => {
     const g = workloadGraph(q.since, q.until);
     const n = neighbourhood(g, id);
     if (n === null) throw new HttpProblem(404, `no node ${JSON.stringify(id)} in the graph for this window`);
     let verdict: NodeDetails['namespace_readiness'] = null;
     let workload: NodeDetails['readiness'] = null;
-    if (n.node.kind === 'workload' && n.node.namespace !== null) {
+    if (q.readiness && n.node.kind === 'workload' && n.node.namespace !== null) {
       // The whole report (readiness reads the whole graph either way), so every click in this
       // window reuses one memoised answer.
       const report = readiness({ sinceMs: q.since, untilMs: q.until });
@@ -119,6 +119,22 @@ export function apiRouter(ctx: ApiContext): Router {
   r.get('/workloads/:namespace/:name', (req, res) => {
     const p = parseOr400(workloadPath, req.params, 'path');
     details(res, `${p.namespace}/${p.name}`, parseOr400(workloadQuery, req.query, 'query'));
+  });
+
+  // The proposed policies replayed against this workload's calls: the panel's "would be denied".
+  r.get('/workloads/:namespace/:name/denied', (req, res) => {
+    const p = parseOr400(workloadPath, req.params, 'path');
+    const q = parseOr400(deniedQuery, req.query, 'query');
+    const simulatePolicies = analysis.simulatePolicies;
+    if (simulatePolicies == null) throw new HttpProblem(501, 'policy simulation is not available in this build');
+    const id = `${p.namespace}/${p.name}`;
+    if (!workloadGraph(q.since, q.until).nodes.some((n) => n.id === id && n.kind === 'workload')) {
+      throw new HttpProblem(404, `no workload ${JSON.stringify(id)} in the graph for this window`);
+    }
+    const set = policies(q.format, { sinceMs: q.since, untilMs: q.until });
+    const report = memo.get(`denied ${JSON.stringify([q.format, id, q.since, q.until])}`,
+      () => simulatePolicies(db, set.files, p, { sinceMs: q.since, untilMs: q.until, trustDomain: ctx.trustDomain }));
+    send(res, { format: q.format, workload: id, ...report, calls: report.calls.filter((c) => c.verdict !== 'allowed') });
   });
 
   r.get('/node', (req, res) => {

@@ -40,7 +40,8 @@ export interface NodeDetails {
   node: GraphNode;
   callers: PeerCalls[];
   callees: PeerCalls[];
-  /** The workload's readiness; null for other kinds, or when the check is not available. */
+  /** The workload's readiness; null for other kinds, when the check is not available, or when
+   *  asked with readiness=false. */
   readiness: WorkloadReadiness | null;
   namespace_readiness: { namespace: string; verdict: Verdict } | null;
   features: { readiness: boolean };

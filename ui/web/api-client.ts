@@ -107,6 +107,8 @@ export const api = {
   node: (id: string, q: URLSearchParams, signal?: AbortSignal) => {
     const p = new URLSearchParams(q);
     p.set('id', id);
+    // The panel asks /api/readiness for the verdict itself, so the calls need not wait for it.
+    p.set('readiness', 'false');
     return get(`/api/node?${p}`, detailsSchema, signal);
   },
   readiness: (q: URLSearchParams, signal?: AbortSignal) => get(`/api/readiness?${q}`, readinessSchema, signal),

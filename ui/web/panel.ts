@@ -1,6 +1,6 @@
 // The side panel for one node: who it is, its readiness verdict and blockers, the calls into and
 // out of it, and (for workloads) its proposed policy in every format with copy and download.
-import type { EdgeCall } from '../../analyzer/model.js';
+import type { EdgeCall, GraphNode, WorkloadReadiness } from '../../analyzer/model.js';
 import type { NodeDetails, PeerCalls, Summary } from '../api/types.js';
 import { api, ApiError } from './api-client.js';
 import { add, clear, shortTime, table, type Sel } from './dom.js';
@@ -72,21 +72,8 @@ export async function renderPanel(host: Sel, id: string, window: URLSearchParams
     add(ready, 'p', 'muted', 'Readiness is judged per workload.');
   } else if (!d.features.readiness) {
     add(ready, 'p', 'muted', 'The readiness check is not available in this build.');
-  } else if (d.readiness === null) {
-    add(ready, 'p', 'muted', 'No verdict for this workload in this window.');
   } else {
-    const r = d.readiness;
-    const line = add(ready, 'p', 'verdict-line');
-    add(line, 'span', `verdict v-${r.verdict}`, r.verdict);
-    add(line, 'span', 'muted', ` ${r.coverage.calls} calls observed, ${shortTime(r.coverage.observed_from)} – ${shortTime(r.coverage.observed_to)}`);
-    if (r.blockers.length === 0) add(ready, 'p', undefined, 'No blockers.');
-    const list = add(ready, 'ul', 'blockers');
-    for (const b of r.blockers) {
-      const li = add(list, 'li');
-      add(li, 'span', 'badge blocker', b.kind);
-      add(li, 'span', undefined, ` ${b.detail}`);
-      if (b.sources.length) add(li, 'div', 'muted small', `from ${b.sources.join(', ')} · ${b.count} calls · last ${shortTime(b.last_seen)}`);
-    }
+    void renderVerdict(ready, n, window, signal);
   }
 
   add(body, 'h3', undefined, `Inbound (${d.callers.length} callers)`);
@@ -95,6 +82,37 @@ export async function renderPanel(host: Sel, id: string, window: URLSearchParams
   callsTable(body, d.callees, 'callee', events, 'outbound');
 
   if (n.kind === 'workload') renderPolicies(body, n.id, summary, signal);
+}
+
+/** The workload's verdict and blockers, from the readiness report for this window. */
+async function renderVerdict(host: Sel, n: GraphNode, window: URLSearchParams, signal: AbortSignal): Promise<void> {
+  const wait = add(host, 'p', 'muted', 'Checking readiness…');
+  let r: WorkloadReadiness | null;
+  try {
+    const report = await api.readiness(window, signal);
+    const ns = report.namespaces.find((x) => x.namespace === n.namespace);
+    r = ns?.workloads.find((w) => w.name === n.name || w.name === n.id) ?? null;
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') return;
+    wait.attr('class', 'error').text(err instanceof ApiError ? err.message : 'Could not check readiness.');
+    return;
+  }
+  wait.remove();
+  if (r === null) {
+    add(host, 'p', 'muted', 'No verdict for this workload in this window.');
+    return;
+  }
+  const line = add(host, 'p', 'verdict-line');
+  add(line, 'span', `verdict v-${r.verdict}`, r.verdict);
+  add(line, 'span', 'muted', ` ${r.coverage.calls} calls observed, ${shortTime(r.coverage.observed_from)} – ${shortTime(r.coverage.observed_to)}`);
+  if (r.blockers.length === 0) add(host, 'p', undefined, 'No blockers.');
+  const list = add(host, 'ul', 'blockers');
+  for (const b of r.blockers) {
+    const li = add(list, 'li');
+    add(li, 'span', 'badge blocker', b.kind);
+    add(li, 'span', undefined, ` ${b.detail}`);
+    if (b.sources.length) add(li, 'div', 'muted small', `from ${b.sources.join(', ')} · ${b.count} calls · last ${shortTime(b.last_seen)}`);
+  }
 }
 
 function renderPolicies(body: Sel, workload: string, summary: Summary, signal: AbortSignal): void {
