@@ -21,12 +21,15 @@ import { VerdictWriter } from '../store/telemetry.js';
 import type { Command, Io } from './command.js';
 import { openDb } from './commands.js';
 import { PUSH_HELP, pushFlagSchema, pushFlagSpec, startPush } from './push-flags.js';
-import { defaultDb, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseFlags, printable, UsageError } from './support.js';
+import { runFollow } from './follow.js';
+import { defaultDb, durationFlag, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, parseFlags, printable, UsageError } from './support.js';
 
 /** What every line source hands the runner: one call per line, then finish(). */
 export interface LineSink {
   readonly stats: TelemetryStats;
   line(text: string): void;
+  /** Follow mode, at every flush: count what waited long enough, hand over side records. */
+  tick?(nowMs: number): void;
   finish(): void;
 }
 
@@ -35,6 +38,8 @@ export interface SinkContext {
   db: Db;
   captureId: number;
   node: string;
+  /** Runs before a side record (verdicts) is written: follow mode opens its interval's transaction. */
+  beforeWrite?: () => void;
 }
 
 export interface LineSource {
@@ -51,7 +56,7 @@ export const hubbleSource: LineSource = {
   name: 'hubble',
   createSink: (ctx) => {
     const verdicts = new VerdictWriter(ctx.db);
-    return new HubbleSink(ctx.agg, { node: ctx.node, templatePath: pathTemplater(), writeVerdicts: (rows) => verdicts.write(rows) });
+    return new HubbleSink(ctx.agg, { node: ctx.node, templatePath: pathTemplater(), writeVerdicts: (rows) => { ctx.beforeWrite?.(); verdicts.write(rows); } });
   },
 };
 
@@ -152,6 +157,8 @@ const collectFlags = z.object({
   node: z.string().max(253).regex(/^[\w.:-]*$/, 'node names are letters, digits, ".", "_", ":" and "-"').default(''),
   force: z.boolean().default(false),
   json: z.boolean().default(false),
+  follow: z.boolean().default(false),
+  'flush-interval': durationFlag(100, 3_600_000).default(10_000),
   ...pushFlagSchema,
   help: z.boolean().optional(),
 });
@@ -159,11 +166,15 @@ const collectFlags = z.object({
 async function runCollect(source: LineSource, argv: string[], io: Io): Promise<number> {
   const { flags, args } = parseFlags(argv, {
     db: { type: 'string' }, node: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' },
+    follow: { type: 'boolean' }, 'flush-interval': { type: 'string' },
     ...pushFlagSpec, help: { type: 'boolean', short: 'h' },
   }, collectFlags);
   if (args.length === 0) throw new UsageError(`collect ${source.name} needs at least one FILE, or - for standard input`);
   if (args.filter((a) => a === '-').length > 1) throw new UsageError('standard input (-) can be read only once');
+  if (flags.follow && (args.length !== 1 || args[0] !== '-')) throw new UsageError('--follow reads one stream: standard input (-)');
+  if (flags.follow && flags.force) throw new UsageError('--force has no meaning with --follow (a stream is never a duplicate)');
   const push = startPush(flags, io);
+  if (flags.follow) return runFollow(source, flags, push, io);
   const db = openDb(flags.db);
   const outcomes: TelemetryOutcome[] = [];
   try {
@@ -215,6 +226,13 @@ async function runCollect(source: LineSource, argv: string[], io: Io): Promise<n
   return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
 }
 
+const FOLLOW_HELP = `  --follow       read standard input as a stream that does not end (kubectl logs -f,
+                 hubble observe -f): commit every --flush-interval until the end of the
+                 stream or SIGINT/SIGTERM, then a final flush (exit 0)
+  --flush-interval D
+                 with --follow: time between commits, e.g. 500ms, 10s, 1m (default 10s)
+`;
+
 export const collectEnvoy: Command = {
   path: ['collect', 'envoy'],
   summary: 'Record calls from Envoy/Istio access logs',
@@ -234,9 +252,10 @@ Flags:
   --node NAME    the host the logs came from
   --force        ingest again even if this input was recorded before
   --json         print the summary as JSON
-${PUSH_HELP}
+${FOLLOW_HELP}${PUSH_HELP}
 Examples:
   kubectl logs -n foo deploy/httpbin -c istio-proxy --timestamps | trustmap collect envoy -
+  kubectl logs -f -n foo deploy/httpbin -c istio-proxy | trustmap collect envoy --follow -
   kubectl logs -A -l security.istio.io/tlsMode=istio -c istio-proxy --prefix > mesh.log
   trustmap collect envoy mesh.log
 `,
@@ -261,10 +280,10 @@ Flags:
   --node NAME    override the node names in the flows
   --force        ingest again even if this input was recorded before
   --json         print the summary as JSON
-${PUSH_HELP}
+${FOLLOW_HELP}${PUSH_HELP}
 Examples:
   hubble observe --since 1h -o json > flows.json && trustmap collect hubble flows.json
-  hubble observe --follow -o jsonpb | trustmap collect hubble -
+  hubble observe --follow -o jsonpb | trustmap collect hubble --follow -
 `,
   run: (argv, io) => runCollect(hubbleSource, argv, io),
 };

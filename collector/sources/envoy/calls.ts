@@ -72,7 +72,17 @@ interface Pending {
   side: 'inbound' | 'outbound';
   rec: EnvoyRecord;
   key: CallKey;
+  /** Wall clock of the last tick before the line arrived (follow mode), 0 otherwise. */
+  arrivedMs: number;
 }
+
+/**
+ * Following a stream (collect envoy --follow), how long a line waits for the other side of its
+ * request before it is counted alone (an unmeshed peer never logs one). Counted from arrival,
+ * not from the log's timestamps: `kubectl logs -f` of several pods replays each pod's backlog at
+ * its own pace, so log time says nothing about whether the partner can still come.
+ */
+export const PAIR_WAIT_MS = 30_000;
 
 export interface EnvoySinkOptions {
   node: string;
@@ -86,6 +96,7 @@ export class EnvoySink {
   private readonly pending = new Map<string, Pending[]>();
   private pendingCount = 0;
   private readonly maxPending: number;
+  private clockMs = 0;
 
   constructor(private readonly agg: Aggregator, private readonly opts: EnvoySinkOptions) {
     this.maxPending = opts.maxPending ?? 100_000;
@@ -122,7 +133,7 @@ export class EnvoySink {
       // the server sidecar's downstream remote address.
       const conn = side === 'inbound' ? `${r.downstreamRemote}>${r.downstreamLocal}` : `${r.upstreamLocal}>${r.upstreamHost}`;
       if (side === 'inbound' || r.upstreamLocal !== '') {
-        this.pair(`${r.requestId}|${r.method}|${r.path}|${conn}`, { side, rec: r, key });
+        this.pair(`${r.requestId}|${r.method}|${r.path}|${conn}`, { side, rec: r, key, arrivedMs: this.clockMs });
         return;
       }
     }
@@ -164,6 +175,24 @@ export class EnvoySink {
       tsMs: r.tsMs, count: 1, connections: isTcp ? 1 : 0, bytes: r.bytesReceived + r.bytesSent,
       credentials: false, status: isTcp ? 0 : r.responseCode,
     });
+  }
+
+  /**
+   * Follow mode, at every flush: counts the lines that waited PAIR_WAIT_MS for their other side
+   * in vain, so a days-long stream does not hold them until the end. File mode never ticks.
+   */
+  tick(nowMs: number): void {
+    for (const [k, list] of this.pending) {
+      let kept = 0;
+      for (const p of list) {
+        if (p.arrivedMs <= nowMs - PAIR_WAIT_MS) this.emit(p.rec, p.key);
+        else list[kept++] = p;
+      }
+      this.pendingCount -= list.length - kept;
+      list.length = kept;
+      if (kept === 0) this.pending.delete(k);
+    }
+    this.clockMs = nowMs;
   }
 
   /** Counts the lines whose other side never appeared. */

@@ -25,6 +25,8 @@ function verdictOf(v: string | number | null | undefined): string {
 
 interface Start {
   tsMs: number;
+  /** Wall clock of the last tick before the flow arrived (follow mode), 0 otherwise. */
+  arrivedMs: number;
   key: CallKey;
   verdicts: Set<string>;
   /** Set once an L7 request on this connection was counted (the connection goes with it). */
@@ -46,6 +48,7 @@ export class HubbleSink {
   private readonly requests = new Map<string, number>();
   private readonly verdicts = new Map<string, VerdictRow>();
   private watermark = -Infinity;
+  private clockMs = 0;
 
   constructor(private readonly agg: Aggregator, private readonly opts: HubbleSinkOptions) {}
 
@@ -92,7 +95,7 @@ export class HubbleSink {
     }
     if (seen !== undefined) this.flushStart(tuple, seen);
     const key = this.key(f, node, transport, dport, transport, '', '', '', 'unknown', 'hubble: L3/L4 flow, no TLS visibility');
-    this.starts.set(tuple, { tsMs: p.tsMs, key, verdicts: new Set([verdict]), isMerged: false });
+    this.starts.set(tuple, { tsMs: p.tsMs, arrivedMs: this.clockMs, key, verdicts: new Set([verdict]), isMerged: false });
   }
 
   private request(f: HubbleFlow, tsMs: number, tuple: string, transport: Transport, dport: number, node: string, verdict: string): void {
@@ -180,6 +183,20 @@ export class HubbleSink {
     const rows = [...this.verdicts.values()];
     this.verdicts.clear();
     this.opts.writeVerdicts(rows);
+  }
+
+  /**
+   * Follow mode, at every flush: counts the connection starts that waited L7_WAIT_MS of wall
+   * time for a request (on a quiet stream no later flow moves the watermark), and hands the
+   * verdicts over so they commit with their calls. File mode never ticks.
+   */
+  tick(nowMs: number): void {
+    for (const [tuple, st] of this.starts) {
+      if (st.arrivedMs > nowMs - L7_WAIT_MS) break;
+      this.flushStart(tuple, st);
+    }
+    this.drainVerdicts();
+    this.clockMs = nowMs;
   }
 
   finish(): void {
