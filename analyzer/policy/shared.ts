@@ -225,19 +225,23 @@ export function groupPeers<P>(entries: Array<PeerEntry<P>>): Array<RuleGroup<P>>
     if (!had) byPeer.set(e.key, { ...e, ops: [...e.ops] });
     else byPeer.set(e.key, { ...had, ops: minimal([...had.ops, ...e.ops]), evidence: mergeEvidence(had.evidence, e.evidence) });
   }
-  const byOps = new Map<string, { keys: string[]; peers: P[]; ops: Op[]; evidence: Evidence | null }>();
+  // Evidence is summed per group and its callers sorted once at the end: merging pairwise
+  // re-sorted the caller list for every peer (quadratic for the DNS servers' thousands of clients).
+  const byOps = new Map<string, { keys: string[]; peers: P[]; ops: Op[]; callers: Set<string>; count: number; lastSeen: string }>();
   for (const [key, e] of [...byPeer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (e.ops.length === 0) continue;
     const k = e.ops.map(opKey).join('|');
-    const g = byOps.get(k) ?? { keys: [], peers: [], ops: e.ops, evidence: null };
+    let g = byOps.get(k);
+    if (g === undefined) byOps.set(k, (g = { keys: [], peers: [], ops: e.ops, callers: new Set(), count: 0, lastSeen: '' }));
     g.keys.push(key);
     g.peers.push(e.peer);
-    g.evidence = mergeEvidence(g.evidence, e.evidence);
-    byOps.set(k, g);
+    for (const c of e.evidence.callers) g.callers.add(c);
+    g.count += e.evidence.count;
+    if (e.evidence.lastSeen > g.lastSeen) g.lastSeen = e.evidence.lastSeen;
   }
   return [...byOps.values()]
     .sort((a, b) => (a.keys[0] < b.keys[0] ? -1 : a.keys[0] > b.keys[0] ? 1 : 0))
-    .map((g) => ({ peers: g.peers, ops: g.ops, evidence: g.evidence! }));
+    .map((g) => ({ peers: g.peers, ops: g.ops, evidence: { callers: [...g.callers].sort(), count: g.count, lastSeen: g.lastSeen } }));
 }
 
 /**
