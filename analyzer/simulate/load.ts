@@ -78,11 +78,7 @@ export function loadPolicies(paths: string[]): LoadResult {
   const unknown = new Map<string, number>();
   for (const file of files) loadFile(file, policies, unknown);
   if (files.length === 0) throw new PolicyLoadError(paths.join(', '), null, 'no policy files (*.yaml, *.yml, *.json) found');
-  return {
-    policies,
-    unknown: [...unknown].sort(([a], [b]) => a.localeCompare(b)).map(([kind, count]) => ({ kind, count })),
-    files,
-  };
+  return { policies, unknown: [...unknown].sort(([a], [b]) => a.localeCompare(b)).map(([kind, count]) => ({ kind, count })), files };
 }
 
 function loadFile(file: string, out: LoadedPolicy[], unknown: Map<string, number>): void {
@@ -94,6 +90,21 @@ function loadFile(file: string, out: LoadedPolicy[], unknown: Map<string, number
     if (err instanceof PolicyLoadError) throw err;
     throw new PolicyLoadError(file, null, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+  loadText(file, text, out, unknown);
+}
+
+/** Policy text already in memory (the proposals the UI simulates), each under a display name. */
+export function loadPolicyTexts(texts: Array<{ name: string; text: string }>): LoadResult {
+  const policies: LoadedPolicy[] = [];
+  const unknown = new Map<string, number>();
+  for (const t of texts) {
+    if (t.text.length > MAX_FILE_BYTES) throw new PolicyLoadError(t.name, null, `larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB`);
+    loadText(t.name, t.text, policies, unknown);
+  }
+  return { policies, unknown: [...unknown].sort(([a], [b]) => a.localeCompare(b)).map(([kind, count]) => ({ kind, count })), files: texts.map((t) => t.name) };
+}
+
+function loadText(file: string, text: string, out: LoadedPolicy[], unknown: Map<string, number>): void {
   const lines = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true, strict: true });
   const lineOf = (offset: number | undefined): number => (offset === undefined ? 1 : lines.linePos(offset).line);

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
 import type { Db } from '../../collector/store/db.js';
 import { simulationCalls } from './calls.js';
+import { loadPolicyTexts } from './load.js';
 import { evaluateCilium } from './cilium.js';
 import type { IstioOptions } from './istio-common.js';
 import { evaluateAuthorization } from './istio-authorization.js';
@@ -57,8 +58,6 @@ export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOp
 
 export function simulateCalls(loaded: LoadResult, calls: SimCall[], o: IstioOptions, window: SimulationReport['window']): SimulationReport {
   const verdicts = calls.map((c) => evaluateCall(loaded.policies, c, o));
-  const summary = { calls: verdicts.length, requests: 0, allowed: 0, denied: 0, indeterminate: 0 };
-  for (const v of verdicts) { summary[v.verdict]++; summary.requests += v.count; }
   const counts = new Map<string, number>();
   for (const p of loaded.policies) counts.set(p.ref.kind, (counts.get(p.ref.kind) ?? 0) + 1);
   return {
@@ -68,9 +67,27 @@ export function simulateCalls(loaded: LoadResult, calls: SimCall[], o: IstioOpti
       loaded: POLICY_KINDS.filter((k) => counts.has(k)).map((kind) => ({ kind, count: counts.get(kind)! })),
       unknown: loaded.unknown,
     },
-    summary,
+    summary: summarize(verdicts),
     calls: verdicts,
   };
+}
+
+export function summarize(verdicts: CallVerdict[]): SimulationReport['summary'] {
+  const summary = { calls: verdicts.length, requests: 0, allowed: 0, denied: 0, indeterminate: 0 };
+  for (const v of verdicts) { summary[v.verdict]++; summary.requests += v.count; }
+  return summary;
+}
+
+/**
+ * One workload's calls (as caller and as callee) against policy text in memory: what the UI's
+ * workload panel shows for the proposed policies ("would be denied").
+ */
+export function simulateWorkload(db: Db, texts: Array<{ name: string; text: string }>, workload: { namespace: string; name: string }, options: SimulateOptions): SimulationReport {
+  const loaded = loadPolicyTexts(texts);
+  const id = `${workload.namespace}/${workload.name}`;
+  const r = simulate(db, loaded, { ...options, namespaces: [workload.namespace] });
+  const calls = r.calls.filter((c) => c.source === id || c.destination === id);
+  return { ...r, summary: summarize(calls), calls };
 }
 
 /** `trustmap simulate`: the store's calls in the window against the loaded policies. */
