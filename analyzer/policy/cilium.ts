@@ -66,6 +66,8 @@ export const cilium: PolicyGenerator = {
     const hasDns = ctx.dns.length > 0;
     const views = workloadViews(graph, opts.namespaces);
     for (const v of views) {
+      // This workload's blockers are the ones pushed from here on (no scan of all of them per workload).
+      const firstBlocker = blockers.length;
       const id = v.node.id;
       const labels = selectorLabels(v.node);
       const self = l3Peer(v.node);
@@ -112,7 +114,7 @@ export const cilium: PolicyGenerator = {
       }
       if (!hasDns) blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress default deny is off; load an inventory' });
       comments.push(...notes);
-      for (const b of mergeBlockers(blockers.filter((b) => b.workload === id))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
       const enforce = !opts.dryRun;
       if (opts.dryRun) comments.push('--dry-run: enableDefaultDeny is off, so nothing is dropped; run the agent with policy audit mode (Helm policyAuditMode=true) to see what would be');
       const spec: Record<string, unknown> = {

@@ -135,6 +135,8 @@ export const istio: PolicyGenerator = {
     const peerAuth: Array<{ ns: string; id: string; obj: ProposedObject; strict: boolean }> = [];
 
     for (const v of workloadViews(graph, opts.namespaces)) {
+      // This workload's blockers are the ones pushed from here on (no scan of all of them per workload).
+      const firstBlocker = blockers.length;
       const id = v.node.id;
       const ns = v.node.namespace!;
       if (v.inbound.length === 0) continue;
@@ -189,7 +191,7 @@ export const istio: PolicyGenerator = {
       }
       if (!meshed.has(id)) notes.push(`${id} shows no sidecar (no injection label, no mTLS calls): this policy takes effect once it is injected`);
       for (const n of [...new Set(notes)].sort()) comments.push(n);
-      for (const b of mergeBlockers(blockers.filter((b) => b.workload === id))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
       const ent = namespaces.get(ns) ?? { strict: true, workloads: [], allowed: [] };
       namespaces.set(ns, ent);
       if (rules.length > 0) {

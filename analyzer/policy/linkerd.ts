@@ -56,6 +56,9 @@ export const linkerd: PolicyGenerator = {
     const blockers: PolicyBlocker[] = [];
     const meshed = meshedWorkloads(graph);
     for (const v of workloadViews(graph, opts.namespaces)) {
+      // This workload's blockers are the ones pushed from here on (no scan of all of them per workload).
+      const firstBlocker = blockers.length;
+      const firstObject = objects.length;
       const id = v.node.id;
       const ns = v.node.namespace!;
       if (v.inbound.length === 0) continue;
@@ -142,8 +145,8 @@ export const linkerd: PolicyGenerator = {
           });
         });
       }
-      const mine = mergeBlockers(blockers.filter((b) => b.workload === id));
-      const first = objects.find((o) => o.workload === id);
+      const mine = mergeBlockers(blockers.slice(firstBlocker));
+      const first = objects.length > firstObject ? objects[firstObject] : undefined;
       if (first) for (const b of mine) first.comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
     }
     return { objects, blockers: mergeBlockers(blockers) };

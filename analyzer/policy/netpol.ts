@@ -48,6 +48,8 @@ export const netpol: PolicyGenerator = {
 
     const views = workloadViews(graph, opts.namespaces);
     for (const v of views) {
+      // This workload's blockers are the ones pushed from here on (no scan of all of them per workload).
+      const firstBlocker = blockers.length;
       const id = v.node.id;
       const labels = selectorLabels(v.node);
       const self = l3Peer(v.node);
@@ -99,7 +101,7 @@ export const netpol: PolicyGenerator = {
         blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress is left open; load an inventory' });
       }
       comments.push(...infra);
-      for (const b of mergeBlockers(blockers.filter((b) => b.workload === id))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
       const spec: Record<string, unknown> = { podSelector: { matchLabels: labels }, policyTypes: types };
       if (ingress.length > 0) spec.ingress = ingress;
       if (hasDns && egress.length > 0) spec.egress = egress;
