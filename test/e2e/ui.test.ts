@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { log } from '../../collector/log.js';
+import { beginCapture, updateLiveCapture } from '../../collector/store/captures.js';
 import { openStore } from '../../collector/store/db.js';
 import { storeAnalysis, type Analysis } from '../../ui/api/analysis.js';
 import { startServer } from '../../ui/server.js';
@@ -409,8 +410,45 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         assert.equal(await status.locator('.status-title').textContent(), 'No calls recorded yet');
         assert.match(await status.textContent() ?? '', /trustmap collect pcap/);
         assert.equal(await page.locator('.summary-line').textContent(), 'empty store');
+        assert.ok(await page.locator('.drops-banner').isHidden(), 'no live capture, no drop warning');
         await page.locator('a.view-readiness').click();
         await page.locator('.readiness-area .status-title', { hasText: 'No workloads to judge' }).waitFor();
+        assert.deepEqual(problems, []);
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a live capture that dropped packets: a warning banner on every view says the map may be incomplete', async () => {
+    const file = store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]);
+    // A live capture's record as `collect live` leaves it, written through the store's own functions.
+    const NAME = 'any<img src=x onerror=alert(1)>';
+    const db = openStore(file);
+    try {
+      const id = beginCapture(db, { source: 'pcap', name: NAME, node: 'worker-2', fingerprint: null, sizeBytes: 0, nowIso: new Date().toISOString() });
+      updateLiveCapture(db, id, {
+        stats: { bytesRead: 9_000_000, packets: 41_230, malformed: 0, skipped: 0, connections: 812, evictedEarly: 0, callsWritten: 0, firstTsMs: null, lastTsMs: null },
+        dropped: 1_234, end: { status: 'complete' }, nowIso: new Date().toISOString(),
+      });
+    } finally {
+      db.close();
+    }
+    const s = await startServe(file);
+    try {
+      const sum = await apiJson<{ counts: { dropped: number | null } }>(s.url, '/api/summary');
+      assert.equal(sum.counts.dropped, 1234);
+      await withPage(browser!, async (page, problems) => {
+        await ready(page, s.url);
+        const banner = page.locator('.drops-banner[role="alert"]');
+        assert.ok(await banner.isVisible());
+        const text = await banner.textContent() ?? '';
+        assert.match(text, /^Live capture dropped 1,234 packets: this map may be incomplete\./);
+        assert.ok(text.includes(`${NAME} on worker-2: 1,234 dropped, 41,230 captured`), text);
+        assert.equal(await banner.locator('img').count(), 0, 'the capture name is text');
+        await page.locator('a.view-readiness').click();
+        await page.locator('table.wl-readiness').waitFor();
+        assert.ok(await banner.isVisible(), 'still there on the readiness page');
         assert.deepEqual(problems, []);
       });
     } finally {

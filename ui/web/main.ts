@@ -32,6 +32,7 @@ const top = add(app, 'header', 'topbar');
 add(top, 'h1', 'brand', 'trustmap');
 const nav = add(top, 'nav', 'views');
 const summaryLine = add(top, 'span', 'summary-line');
+const dropsBanner = add(app, 'div', 'drops-banner').attr('role', 'alert').attr('hidden', '');
 const toolbar = add(app, 'div', 'toolbar');
 const notice = add(app, 'div', 'notice').attr('role', 'status').attr('hidden', '');
 const main = add(app, 'main', 'content');
@@ -89,9 +90,24 @@ async function loadSummary(): Promise<Summary | null> {
   }
   const s = summary;
   const c = s.counts;
+  renderDrops(s);
   summaryLine.text(c.call_rows === 0 ? 'empty store'
     : `${c.calls.toLocaleString('en')} calls · ${c.nodes} nodes · ${c.edges} edges · ${c.namespaces} namespaces · ${c.captures} ${c.captures === 1 ? 'input' : 'inputs'}`);
   return s;
+}
+
+/**
+ * A live capture that dropped packets saw only part of the traffic: calls it missed are absent
+ * from the map, the readiness verdicts and the policies, so this stays on every view.
+ */
+function renderDrops(s: Summary): void {
+  const dropped = s.counts.dropped ?? 0;
+  clear(dropsBanner).attr('hidden', dropped > 0 ? null : '');
+  if (dropped === 0) return;
+  const lossy = s.captures.filter((c) => (c.dropped ?? 0) > 0);
+  add(dropsBanner, 'strong', undefined, `Live capture dropped ${dropped.toLocaleString('en')} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
+  add(dropsBanner, 'span', undefined, ' Calls in the dropped packets are missing from the map, the readiness verdicts and the proposed policies. ');
+  add(dropsBanner, 'span', 'drops-where', `Dropped by: ${lossy.map((c) => `${c.name}${c.node ? ` on ${c.node}` : ''}: ${(c.dropped ?? 0).toLocaleString('en')} dropped, ${c.packets.toLocaleString('en')} captured`).join('; ')}.`);
 }
 
 /** Keeps the busiest edges (and their nodes) when a graph is too big to draw whole. */
