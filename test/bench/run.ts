@@ -4,9 +4,10 @@
 import { analyzerSuite } from './analyzer.js';
 import { collectorSuite } from './collector.js';
 import type { BenchSuite } from './measure.js';
+import { soakSuite } from './soak.js';
 import { uiSuite } from './ui.js';
 
-const SUITES: BenchSuite[] = [collectorSuite, analyzerSuite, uiSuite];
+const SUITES: BenchSuite[] = [collectorSuite, analyzerSuite, uiSuite, soakSuite];
 
 function usage(): string {
   return `Usage: npm run bench -- [--only NAME] [--strict] [suite flags]
@@ -16,6 +17,7 @@ ${SUITES.map((s) => `  ${s.name.padEnd(12)} ${s.summary}`).join('\n')}
 
 Collector flags: --size 1G  --runs 3  --format pcap|pcapng  --link ether|sll2  --seed 1
                  --tshark-runs 1  --tshark-timeout 1800  --no-build
+Soak flags:      --soak-seconds 120  --sample-every 5  --no-build
 Analyzer flags:  --workloads 5000  --namespaces 200  --rows 100000  --days 7  --seed 1  --runs 3
                  --max-old-space MiB (the child's V8 heap limit; unset: V8's default)
 `;
