@@ -31,7 +31,8 @@ function wireCall(r: AggRow): WireCall {
     bucketMs: k.bucketMs, source: k.source, srcIp: k.srcIp, dstIp: k.dstIp, serviceIp: k.serviceIp, dstPort: k.dstPort,
     transport: k.transport, protocol: k.protocol, method: k.method, path: k.path, host: k.host, sni: k.sni, alpn: k.alpn,
     security: k.security, securityReason: k.securityReason, direction: k.direction,
-    count: r.count, connections: r.connections, bytes: r.bytes, firstSeenMs: r.firstSeenMs, lastSeenMs: r.lastSeenMs,
+    count: r.count, connections: r.connections, bytes: r.bytes,
+    firstSeenMs: Number.isFinite(r.firstSeenMs) ? r.firstSeenMs : null, lastSeenMs: Number.isFinite(r.lastSeenMs) ? r.lastSeenMs : null,
     credentialsInPlaintext: r.credentialsInPlaintext === 1 ? 1 : 0,
     status2xx: r.status2xx, status3xx: r.status3xx, status4xx: r.status4xx, status5xx: r.status5xx,
   };

@@ -47,14 +47,16 @@ export const wireCall = z.strictObject({
   count,
   connections: count,
   bytes: count,
-  firstSeenMs: epochMs,
-  lastSeenMs: epochMs,
+  // null: no time yet. The aggregator can drain a row created for a connection before anything
+  // was timed on it (±Infinity in AggRow, which JSON cannot carry); the store widens it later.
+  firstSeenMs: epochMs.nullable(),
+  lastSeenMs: epochMs.nullable(),
   credentialsInPlaintext: z.union([z.literal(0), z.literal(1)]),
   status2xx: count,
   status3xx: count,
   status4xx: count,
   status5xx: count,
-}).refine((c) => c.firstSeenMs <= c.lastSeenMs, 'firstSeenMs is after lastSeenMs');
+}).refine((c) => c.firstSeenMs === null || c.lastSeenMs === null || c.firstSeenMs <= c.lastSeenMs, 'firstSeenMs is after lastSeenMs');
 
 export const wireDnsName = z.strictObject({
   ip: address.min(1),

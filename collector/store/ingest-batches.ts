@@ -47,8 +47,9 @@ export class BatchApplier {
         r.count = c.count;
         r.connections = c.connections;
         r.bytes = c.bytes;
-        r.firstSeenMs = c.firstSeenMs;
-        r.lastSeenMs = c.lastSeenMs;
+        // As the collector's own upsert would: no time yet is ±Infinity, which min/max widen later.
+        r.firstSeenMs = c.firstSeenMs ?? Number.POSITIVE_INFINITY;
+        r.lastSeenMs = c.lastSeenMs ?? Number.NEGATIVE_INFINITY;
         r.credentialsInPlaintext = c.credentialsInPlaintext;
         r.status2xx = c.status2xx;
         r.status3xx = c.status3xx;
