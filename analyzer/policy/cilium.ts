@@ -4,7 +4,7 @@
 // DNS pods. Semantics and sources: docs/policies.md#cilium.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers,
+  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers, unresolvedServiceBlockers,
   workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
@@ -126,6 +126,7 @@ export const cilium: PolicyGenerator = {
       if (egress.length > 0) spec.egress = egress;
       objects.push({ namespace: ns, workload: id, comments, object: { apiVersion: API, kind: 'CiliumNetworkPolicy', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } });
     }
+    blockers.push(...unresolvedServiceBlockers(graph, opts.namespaces, true));
     return { objects, blockers: mergeBlockers(blockers) };
   },
 };

@@ -7,7 +7,7 @@ import { ISTIO_AGENT_PORTS } from '../readiness.js';
 import type { GeneratorContext, GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
   crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, opaqueNote, k8sName, meshedWorkloads,
-  mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, workloadViews, type Op, type PeerEntry,
+  mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, unresolvedServiceBlockers, workloadViews, type Op, type PeerEntry,
 } from './shared.js';
 
 const DRY_RUN = 'istio.io/dry-run';
@@ -261,6 +261,7 @@ export const istio: PolicyGenerator = {
         objects.push(...peerAuth.filter((p) => p.ns === ns).map((p) => p.obj));
       }
     }
+    blockers.push(...unresolvedServiceBlockers(graph, opts.namespaces, false));
     return { objects, blockers: mergeBlockers(blockers) };
   },
 };

@@ -5,7 +5,7 @@
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
   describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
-  skipBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
+  skipBlockers, unresolvedServiceBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
 const API = 'networking.k8s.io/v1';
@@ -120,6 +120,7 @@ export const netpol: PolicyGenerator = {
         object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: ns }, spec: { podSelector: {}, policyTypes: types } },
       });
     }
+    blockers.push(...unresolvedServiceBlockers(graph, opts.namespaces, true));
     return { objects, blockers: mergeBlockers(blockers) };
   },
 };

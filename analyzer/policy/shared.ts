@@ -325,6 +325,28 @@ export function workloadViews(graph: Graph, namespaces?: string[]): WorkloadView
   return out;
 }
 
+/**
+ * Calls whose callee stayed a Service at workload level: only its ClusterIP was seen and it has
+ * several backends, so nobody knows which workload answered (docs/graph.md, services pass). No
+ * policy can be attached to them: each is a blocker on the Service (callers named) and, for formats
+ * with egress rules, on the caller's own egress. Never silently dropped.
+ */
+export function unresolvedServiceBlockers(graph: Graph, namespaces: string[] | undefined, withEgress: boolean): PolicyBlocker[] {
+  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const wanted = (ns: string | null) => ns !== null && (namespaces === undefined || namespaces.length === 0 || namespaces.includes(ns));
+  const out: PolicyBlocker[] = [];
+  for (const e of graph.edges) {
+    const t = byId.get(e.target);
+    const s = byId.get(e.source);
+    if (t?.kind !== 'service' || s === undefined) continue;
+    const ports = [...new Set(e.calls.map((c) => c.port))].sort((a, b) => a - b).join(', ');
+    const why = `only the address of Service ${t.id} was seen (port ${ports}), not which of its backends answered: no rule allows these calls; capture where the forwarded copy is visible or load the EndpointSlices`;
+    if (wanted(t.namespace)) out.push({ workload: t.id, callers: [s.id], reason: why });
+    if (withEgress && s.kind === 'workload' && wanted(s.namespace)) out.push({ workload: s.id, callers: [t.id], reason: `egress: ${why}` });
+  }
+  return out;
+}
+
 /** Blockers for calls left out, one per (workload, reason). */
 export function skipBlockers(workload: string, caller: string, skips: Skip[]): PolicyBlocker[] {
   return skips.map((s) => ({ workload, callers: [caller], reason: `${s.count} call${s.count === 1 ? '' : 's'} left out: ${s.reason}` }));

@@ -143,6 +143,19 @@ describe('generated objects', () => {
     for (const f of old.files) for (const d of objectsOf(f.yaml)) assert.deepEqual(validateObject(d), []);
   });
 
+  it('calls to a Service whose answering backend is unknown are blockers in every format, never dropped', () => {
+    const g = shopGraph();
+    g.nodes.push({ id: 'shop/search', kind: 'service', namespace: 'shop', name: 'search', workload_kind: null, service_account: null, spiffe: null, labels: {}, addresses: [], reason: null });
+    g.edges.push(edge('shop/frontend', 'shop/search', [call(9200, 'http', 'plaintext', 'GET', '/q')]));
+    for (const format of POLICY_FORMATS) {
+      const set = generatePolicies(g, shopContext, { ...base, format });
+      assert.ok(set.blockers.some((b) => b.workload === 'shop/search' && b.callers.includes('shop/frontend') && /Service shop\/search/.test(b.reason)), format);
+      const egress = set.blockers.some((b) => b.workload === 'shop/frontend' && b.callers.includes('shop/search') && /^egress: /.test(b.reason));
+      assert.equal(egress, format === 'netpol' || format === 'cilium', format);
+      assert.ok(!JSON.stringify(set.files.flatMap((f) => objectsOf(f.yaml))).includes('9200'), `${format}: no rule for the unresolved calls`);
+    }
+  });
+
   it('Istio path templates: {*} from 1.22, a prefix match before', () => {
     assert.equal(istioPath('/api/products/{id}', true), '/api/products/{*}');
     assert.equal(istioPath('/api/{id}/items/*', true), '/api/{*}/items/{**}');
