@@ -8,7 +8,7 @@
 // idle sweeps and flushes happen as in a real capture. Seeded (mulberry32), so runs compare.
 import { writeFileSync, writeSync } from 'node:fs';
 import { mulberry32 } from './synth-capture.js';
-import { httpConnection } from '../helpers/packets.js';
+import { httpConnection, pcapFile } from '../helpers/packets.js';
 
 const CONNECTIONS_PER_BATCH = 200;
 const SERVERS = 2000;
@@ -66,28 +66,16 @@ function batch(): Buffer {
       client: `10.244.${int(256)}.${int(256)}`, server, cport: 32768 + int(28000), sport: 8080, t0: t0 + i / 100,
       requests, isn: int(2 ** 31), serverIsn: int(2 ** 31),
     });
-    for (const p of conn) {
-      const rh = Buffer.alloc(16);
-      const sec = Math.floor(p.tsMs / 1000);
-      rh.writeUInt32LE(sec, 0);
-      rh.writeUInt32LE(Math.floor((p.tsMs - sec * 1000) * 1000), 4);
-      rh.writeUInt32LE(p.bytes.length, 8);
-      rh.writeUInt32LE(p.bytes.length, 12);
-      parts.push(rh, p.bytes);
-      packets++;
-    }
+    // The records only: pcapFile's 24-byte global header was written once, at the start.
+    parts.push(pcapFile(conn).subarray(24));
+    packets += conn.length;
   }
   return Buffer.concat(parts);
 }
 
 function main(): void {
-  const gh = Buffer.alloc(24);
-  gh.writeUInt32LE(0xa1b2c3d4, 0);
-  gh.writeUInt16LE(2, 4);
-  gh.writeUInt16LE(4, 6);
-  gh.writeUInt32LE(262144, 16);
-  gh.writeUInt32LE(101, 20); // LINKTYPE_RAW
-  out(gh);
+  // LINKTYPE_RAW, like the records; the header of an empty capture.
+  out(pcapFile([]));
   process.stderr.write('tcpdump: listening on soak, link-type RAW (Raw IPv4), snapshot length 262144 bytes\n');
   const loop = () => {
     if (isStopping) {
