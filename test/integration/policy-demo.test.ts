@@ -180,6 +180,28 @@ describe('trustmap policy on the demo recording', { timeout: 120_000 }, () => {
     assert.ok(objs('cilium').every((o) => JSON.stringify(o.spec.enableDefaultDeny) === '{"ingress":false,"egress":false}'));
   });
 
+  it('istio PeerAuthentication is STRICT exactly where trustmap readiness says ready (same --min-window)', () => {
+    for (const minWindow of ['1s', '7d']) {
+      const rep = JSON.parse(runCli(['readiness', '--db', db, '--format', 'json', '--min-window', minWindow]).stdout) as { namespaces: Array<{ namespace: string; verdict: string; workloads: Array<{ name: string; verdict: string }> }> };
+      const ready = new Set(rep.namespaces.flatMap((n) => n.workloads.filter((w) => w.verdict === 'ready').map((w) => `${n.namespace}/${w.name}`)));
+      const out = JSON.parse(policy('--format', 'istio', '--min-window', minWindow, '--json').stdout) as JsonOut;
+      const pas = (out.files.flatMap((f) => parseStream(f.yaml!)) as Array<{ kind: string; metadata: { name: string; namespace: string }; spec: { selector?: { matchLabels: Record<string, string> }; mtls: { mode: string } } }>)
+        .filter((o) => o.kind === 'PeerAuthentication');
+      assert.ok(pas.length > 3, minWindow);
+      for (const pa of pas) {
+        if (pa.spec.selector === undefined) {
+          assert.equal(rep.namespaces.find((n) => n.namespace === pa.metadata.namespace)?.verdict, 'ready', `${minWindow}: namespace-wide STRICT only for a ready namespace`);
+          continue;
+        }
+        const id = `${pa.metadata.namespace}/${pa.metadata.name}`;
+        assert.equal(pa.spec.mtls.mode, ready.has(id) ? 'STRICT' : 'PERMISSIVE', `${minWindow}: ${id}`);
+      }
+      // The demo's ten seconds are not a week: nothing is STRICT then.
+      if (minWindow === '7d') assert.ok(pas.every((p) => p.spec.mtls.mode === 'PERMISSIVE'));
+      else assert.ok(pas.some((p) => p.spec.mtls.mode === 'STRICT'));
+    }
+  });
+
   it('--istio-version before 1.22: v1beta1 objects, template paths as prefixes, still valid', () => {
     const out = JSON.parse(policy('--format', 'istio', '--istio-version', '1.21', '--json').stdout) as JsonOut;
     const objects = out.files.flatMap((f) => parseStream(f.yaml!)) as Array<{ apiVersion: string }>;
