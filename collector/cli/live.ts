@@ -7,6 +7,7 @@ import { IngestFailure } from '../ingest-runner.js';
 import { runLive } from '../live/runner.js';
 import { log } from '../log.js';
 import type { Command, Io } from './command.js';
+import { PUSH_HELP, pushFlagSchema, pushFlagSpec, startPush } from './push-flags.js';
 import { StatusLine } from './status-line.js';
 import { defaultDb, durationFlag, EXIT_FAILURE, EXIT_OK, InputError, parseFlags, printable, UsageError } from './support.js';
 
@@ -22,6 +23,7 @@ const liveFlags = z.object({
   'max-flows': z.coerce.number().int().min(1024).max(16_777_216).optional(),
   'max-paths-per-edge': z.coerce.number().int().min(1).max(10_000).optional(),
   json: z.boolean().default(false),
+  ...pushFlagSchema,
   help: z.boolean().optional(),
 });
 
@@ -51,10 +53,12 @@ Flags:
   --max-paths-per-edge N
                        distinct path templates kept per edge (default 50)
   --json               print the final summary as JSON
-
+${PUSH_HELP}
 Examples:
   sudo trustmap collect live --node "$(hostname)"
   sudo trustmap collect live --interface eth0 --filter 'tcp or udp port 53' --flush-interval 30s
+  # every node to one central store (docs/deploy/)
+  trustmap collect live --node "$NODE_NAME" --push http://trustmap:7070 --token-file /etc/trustmap/token
 
 Exit codes: 0 stopped by SIGINT/SIGTERM with everything recorded, 1 tcpdump died or the ingest
 failed (calls up to then are recorded), 2 bad flags, tcpdump missing, no permission, a bad
@@ -65,9 +69,10 @@ filter or interface, or an unreadable store.
       db: { type: 'string' }, interface: { type: 'string', short: 'i' }, filter: { type: 'string' },
       snaplen: { type: 'string' }, 'buffer-size': { type: 'string' }, 'flush-interval': { type: 'string' },
       node: { type: 'string' }, 'max-flows': { type: 'string' }, 'max-paths-per-edge': { type: 'string' },
-      json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      json: { type: 'boolean' }, ...pushFlagSpec, help: { type: 'boolean', short: 'h' },
     }, liveFlags);
     if (args.length > 0) throw new UsageError(`collect live takes no arguments (got ${JSON.stringify(args[0])}); a filter goes in --filter`);
+    const push = startPush(flags, io);
     const status = io.stderr.isTTY && !flags.json ? new StatusLine(io.stderr, `live ${flags.interface}`) : null;
     const t0 = Date.now();
     let outcome: LiveOutcome;
@@ -77,7 +82,7 @@ filter or interface, or an unreadable store.
         tcpdump: { iface: flags.interface, filter: flags.filter ?? null, snaplen: flags.snaplen ?? null, bufferKiB: flags['buffer-size'], tickMs: Math.min(1000, flags['flush-interval']) },
         options: {
           name: `live:${flags.interface}`, node: flags.node, flushIntervalMs: flags['flush-interval'],
-          maxFlows: flags['max-flows'], maxPathsPerEdge: flags['max-paths-per-edge'],
+          maxFlows: flags['max-flows'], maxPathsPerEdge: flags['max-paths-per-edge'], push: push?.spool,
         },
         wantsStatus: status !== null,
       }, {
@@ -87,16 +92,19 @@ filter or interface, or an unreadable store.
       });
     } catch (err) {
       status?.clear();
+      await push?.finish();
       if (err instanceof IngestFailure && err.isInputError) throw new InputError(err.message);
       throw err;
     }
     status?.clear();
     printSummary(outcome, (Date.now() - t0) / 1000, flags.json, io);
+    const left = push ? await push.finish() : null;
+    if (left !== null) io.stderr.write(`error: ${left}\n`);
     if (outcome.status === 'failed') {
       io.stderr.write(`error: ${printable(outcome.error ?? 'the capture failed')}; the calls recorded until then are kept\n`);
       return EXIT_FAILURE;
     }
-    return EXIT_OK;
+    return left === null ? EXIT_OK : EXIT_FAILURE;
   },
 };
 

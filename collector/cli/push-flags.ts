@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { log } from '../log.js';
 import type { PushSpoolOptions } from '../push/outbox-sink.js';
 import { Sender } from '../push/sender.js';
+import { openStore, StoreError, type Db } from '../store/db.js';
 import { collectorIdOf } from '../store/outbox.js';
 import type { Io } from './command.js';
-import { openDb } from './commands.js';
 import { InputError, printable, UsageError } from './support.js';
 
 export const pushFlagSpec = {
@@ -53,6 +53,16 @@ export interface Push {
   finish(): Promise<string | null>;
 }
 
+/** The sender's own connection to the spool store (not commands.ts openDb: that module imports this one). */
+function openSpool(file: string): Db {
+  try {
+    return openStore(file);
+  } catch (err) {
+    if (err instanceof StoreError) throw new InputError(err.message);
+    throw err;
+  }
+}
+
 function readNodeToken(file: string): string {
   let token: string;
   try {
@@ -74,7 +84,7 @@ export function startPush(flags: PushFlags, io: Io): Push | null {
   if (flags['token-file'] === undefined) throw new UsageError('--push needs --token-file FILE (this node\'s ingest token)');
   if (flags.node === '') throw new UsageError('--push needs --node NAME (the node its token is for)');
   const token = readNodeToken(flags['token-file']);
-  const db = openDb(flags.db);
+  const db = openSpool(flags.db);
   const url = new URL('/api/v1/ingest', flags.push).toString();
   const sender = new Sender(db, { url, token });
   const spool: PushSpoolOptions = {
