@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
+import { StatusLine } from '../../collector/cli/status-line.js';
 import { TcpdumpStats } from '../../collector/live/tcpdump-stats.js';
 
 const haveTcpdump = spawnSync('tcpdump', ['--version']).status === 0;
@@ -181,6 +182,28 @@ test('collect live killed with SIGKILL: earlier flushes intact, store consistent
   assert.equal(end.connections, 5);
 });
 
+test('tcpdump dying on its own: final flush, capture failed with its reason, exit 1', { skip, timeout: 60_000 }, async () => {
+  const db = join(tempDir(), 'live.db');
+  const srv = await listen(200);
+  const live = await startLive(['--interface', 'lo', '--filter', `tcp port ${portOf(srv)}`, '--flush-interval', '500ms', '--db', db]);
+  try {
+    await call(portOf(srv), 'GET', '/before');
+    await until('the call committed', 30_000, () => readStore(db).connections === 1, () => readStore(db));
+  } finally {
+    // We started this tcpdump (through the collector); it dies as if the OOM killer took it.
+    process.kill(live.tcpdumpPid, 'SIGKILL');
+  }
+  assert.equal(await live.exited, 1);
+  srv.close();
+  assert.match(live.stderr.join(''), /error: tcpdump was killed by SIGKILL; the calls recorded until then are kept\n$/);
+  const c = new Database(db, { readonly: true });
+  const cap = c.prepare('SELECT status, error FROM captures').get() as { status: string; error: string };
+  c.close();
+  assert.equal(cap.status, 'failed');
+  assert.match(cap.error, /^tcpdump was killed by SIGKILL; calls up to this point are recorded$/);
+  assert.deepEqual(readStore(db).byPath, ['GET /before 1 0 1']);
+});
+
 test('collect live without tcpdump in PATH: one line, exit 2, no capture recorded', () => {
   const dir = tempDir();
   const db = join(dir, 'a.db');
@@ -218,6 +241,20 @@ test('collect live usage errors: exit 2, one line', () => {
     assert.match(r.stderr, msg);
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
+});
+
+test('the status line: drawn in place, drops flagged, cleared', () => {
+  const out: string[] = [];
+  const sink = { write: (s: string) => { out.push(s); return true; }, columns: 200 } as unknown as NodeJS.WritableStream & { columns: number };
+  const line = new StatusLine(sink, 'live lo');
+  line.update({ packets: 12_345, bytesRead: 0, callsWritten: 42, dropped: 3, flushes: 2, lastFlushMs: 10_000 }, 14_000);
+  line.update({ packets: 1, bytesRead: 0, callsWritten: 0, dropped: null, flushes: 0, lastFlushMs: null }, 14_000);
+  line.clear();
+  assert.deepEqual(out, [
+    '\rlive lo  12.3k pkts  42 calls written  drops 3 (map may be incomplete)  last flush 4s ago\x1b[K',
+    '\rlive lo  1 pkts  0 calls written  drops ?  no flush yet\x1b[K',
+    '\r\x1b[K',
+  ]);
 });
 
 test('tcpdump statistics: the SIGUSR1 line, the exit lines, interface drops, 32-bit wrap', () => {
