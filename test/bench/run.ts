@@ -3,11 +3,12 @@
 // its ground truth (1), a target is missed under --strict (1), or the flags are wrong (2).
 import { analyzerSuite } from './analyzer.js';
 import { collectorSuite } from './collector.js';
+import { ingestSuite } from './ingest-load.js';
 import type { BenchSuite } from './measure.js';
 import { soakSuite } from './soak.js';
 import { uiSuite } from './ui.js';
 
-const SUITES: BenchSuite[] = [collectorSuite, analyzerSuite, uiSuite, soakSuite];
+const SUITES: BenchSuite[] = [collectorSuite, analyzerSuite, uiSuite, soakSuite, ingestSuite];
 
 function usage(): string {
   return `Usage: npm run bench -- [--only NAME] [--strict] [suite flags]
