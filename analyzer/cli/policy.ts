@@ -21,6 +21,7 @@ const flagsSchema = z.object({
   namespace: namespaceFlag,
   granularity: z.enum(GRANULARITIES).default('path'),
   'istio-version': z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'an Istio version is X.Y or X.Y.Z, like 1.21').optional(),
+  'istio-root-namespace': z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'not a Kubernetes namespace name').optional(),
   'trust-domain': z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a trust domain (lowercase DNS name)').optional(),
   'dry-run': z.boolean().default(false),
   'allow-by-address': z.boolean().default(false),
@@ -34,7 +35,7 @@ const flagsSchema = z.object({
 
 const FLAG_SPEC = {
   format: { type: 'string' }, out: { type: 'string' }, namespace: { type: 'string', multiple: true }, granularity: { type: 'string' },
-  'istio-version': { type: 'string' }, 'trust-domain': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'allow-by-address': { type: 'boolean' },
+  'istio-version': { type: 'string' }, 'istio-root-namespace': { type: 'string' }, 'trust-domain': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'allow-by-address': { type: 'boolean' },
   'min-window': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -67,6 +68,9 @@ Flags:
   --granularity G     what a rule names: path (default), method, port or workload (wider)
   --istio-version V   the mesh's Istio version (default ${DEFAULT_ISTIO_VERSION}); before 1.22: v1beta1 APIs and
                       path templates as prefix matches
+  --istio-root-namespace NS
+                      the mesh's root namespace (default istio-system): policies there apply
+                      to every namespace, so none is proposed in it
   --trust-domain D    SPIFFE / Linkerd trust domain (default cluster.local)
   --dry-run           shadow mode: istio.io/dry-run on AuthorizationPolicies, Linkerd
                       accessPolicy audit, Cilium without default deny (docs/policies.md)
@@ -91,6 +95,7 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
     if (args.length > 0) throw new UsageError(`policy takes no arguments (got ${JSON.stringify(args[0])})`);
     if (flags.since !== undefined && flags.until !== undefined && flags.since >= flags.until) throw new UsageError('--since must be before --until');
     if (flags.format !== 'istio' && flags['istio-version'] !== undefined) throw new UsageError('--istio-version applies to --format istio only');
+    if (flags.format !== 'istio' && flags['istio-root-namespace'] !== undefined) throw new UsageError('--istio-root-namespace applies to --format istio only');
     if (flags.format !== 'istio' && flags['allow-by-address']) throw new UsageError('--allow-by-address applies to --format istio only');
     if (flags.out !== undefined) checkOutDir(flags.out);
 
@@ -99,7 +104,7 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
     try {
       set = proposePolicies(db, {
         format: flags.format, granularity: flags.granularity, trustDomain: flags['trust-domain'] ?? DEFAULT_TRUST_DOMAIN,
-        istioVersion: flags['istio-version'] ?? DEFAULT_ISTIO_VERSION, dryRun: flags['dry-run'], namespaces: flags.namespace,
+        istioVersion: flags['istio-version'] ?? DEFAULT_ISTIO_VERSION, istioRootNamespace: flags['istio-root-namespace'], dryRun: flags['dry-run'], namespaces: flags.namespace,
         sinceMs: flags.since, untilMs: flags.until, minWindowMs: flags['min-window'], allowByAddress: flags['allow-by-address'],
       });
     } finally {

@@ -11,6 +11,8 @@ import {
 } from './shared.js';
 
 const DRY_RUN = 'istio.io/dry-run';
+/** meshConfig.rootNamespace unless the mesh was installed otherwise (--istio-root-namespace). */
+export const ISTIO_ROOT_NAMESPACE = 'istio-system';
 /**
  * Istio 1.22 added `{*}` / `{**}` path templates to AuthorizationPolicy (istio/istio#50365) and
  * promoted the security APIs to `v1`; older meshes serve `v1beta1` only.
@@ -130,6 +132,7 @@ export const istio: PolicyGenerator = {
     const meshed = meshedWorkloads(graph);
     const templates = supportsPathTemplates(opts.istioVersion);
     const api = istioApiVersion(opts.istioVersion);
+    const root = opts.istioRootNamespace ?? ISTIO_ROOT_NAMESPACE;
     const annotations = opts.dryRun ? { [DRY_RUN]: 'true' } : undefined;
     const namespaces = new Map<string, { strict: boolean; workloads: string[]; allowed: string[] }>();
     const peerAuth: Array<{ ns: string; id: string; obj: ProposedObject; strict: boolean }> = [];
@@ -140,6 +143,14 @@ export const istio: PolicyGenerator = {
       const id = v.node.id;
       const ns = v.node.namespace!;
       if (v.inbound.length === 0) continue;
+      if (ns === root) {
+        // Istio: "If the authorization policy is in the root namespace, the selector will
+        // additionally match with workloads in all namespaces"; a PeerAuthentication there without
+        // a selector is mesh-wide. Nothing is proposed there; its callers are named instead.
+        const callers = v.inbound.filter((i) => i.edge.calls.some((c) => c.transport === 'tcp' && !ISTIO_AGENT_PORTS.has(c.port))).map((i) => i.source.id);
+        if (callers.length > 0) blockers.push({ workload: id, callers, reason: `in Istio's root namespace ${root}, where a policy applies to matching workloads of every namespace: none is proposed, write this one by hand` });
+        continue;
+      }
       const labels = selectorLabels(v.node);
       if (labels === null || !isNamespaceName(ns)) {
         blockers.push({ workload: id, callers: v.inbound.map((i) => i.source.id), reason: 'no valid pod labels to select this workload by (an empty selector would select every pod of the namespace)' });

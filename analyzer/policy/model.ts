@@ -17,6 +17,8 @@ export interface PolicyOptions {
   trustDomain: string;
   /** Istio version as `X.Y[.Z]`; below 1.22 the objects are `v1beta1` and path templates become prefix matches. */
   istioVersion: string;
+  /** Istio's root namespace (meshConfig.rootNamespace): policies there apply mesh-wide, so none is proposed in it. */
+  istioRootNamespace?: string;
   /** Emit in each format's non-enforcing mode (docs/policies.md says what that is per format). */
   dryRun: boolean;
   namespaces?: string[];

@@ -8,6 +8,7 @@ import { attributionIndex, buildGraph } from '../graph.js';
 import type { Graph, ReadinessReport, Verdict } from '../model.js';
 import { checkReadiness } from '../readiness.js';
 import { generatePolicies } from './generate.js';
+import { ISTIO_ROOT_NAMESPACE } from './istio.js';
 import { GRANULARITIES, POLICY_FORMATS, type DnsTarget, type GeneratorContext, type PolicyOptions, type PolicySet, type StrictVerdict } from './model.js';
 import { selectorLabels } from './shared.js';
 
@@ -22,6 +23,7 @@ export const policyOptionsSchema = z.object({
   granularity: z.enum(GRANULARITIES).default('path'),
   trustDomain: z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/).default(DEFAULT_TRUST_DOMAIN),
   istioVersion: z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'an Istio version is X.Y').default(DEFAULT_ISTIO_VERSION),
+  istioRootNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'not a namespace name').default(ISTIO_ROOT_NAMESPACE),
   dryRun: z.boolean().default(false),
   namespaces: z.array(z.string().min(1)).optional(),
   sinceMs: z.number().finite().optional(),

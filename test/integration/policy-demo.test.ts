@@ -202,6 +202,25 @@ describe('trustmap policy on the demo recording', { timeout: 120_000 }, () => {
     }
   });
 
+  it('istio: nothing in the root namespace (mesh-wide there); elsewhere --allow-by-address lets the outside client in by its /32 only', () => {
+    const user = truth.calls.find((c) => c.source.kind === 'external')!;
+    const gateway = idOf(user.destination);
+    assert.equal(user.destination.namespace, 'istio-system');
+    const plain = proposal.get('istio')!;
+    assert.ok(!(plain.objects as Array<{ metadata: { namespace: string } }>).some((o) => o.metadata.namespace === 'istio-system'));
+    assert.ok(plain.out.blockers.some((b) => b.workload === gateway && b.callers.includes(idOf(user.source)) && /root namespace istio-system/.test(b.reason)));
+    // The same mesh installed with another root namespace: the gateway gets its policy.
+    const out = JSON.parse(policy('--format', 'istio', '--istio-root-namespace', 'mesh-root', '--allow-by-address', '--json').stdout) as JsonOut;
+    const objects = out.files.flatMap((f) => parseStream(f.yaml!));
+    assert.equal(evaluate('istio', plain.objects, requestOf(user)).ingress, 'no-policy');
+    assert.equal(evaluate('istio', objects, requestOf(user)).ingress, 'rule');
+    assert.ok(!out.blockers.some((b) => b.callers.includes(idOf(user.source))), JSON.stringify(out.blockers));
+    for (const o of objects) assert.deepEqual(allowAllViolations(o), []);
+    // Only that address: a neighbour of it is refused.
+    const neighbour = { ...requestOf(user), source: { ...peerOf(user.source), ip: '198.51.100.24' } };
+    assert.equal(evaluate('istio', objects, neighbour).ingress, 'denied');
+  });
+
   it('--istio-version before 1.22: v1beta1 objects, template paths as prefixes, still valid', () => {
     const out = JSON.parse(policy('--format', 'istio', '--istio-version', '1.21', '--json').stdout) as JsonOut;
     const objects = out.files.flatMap((f) => parseStream(f.yaml!)) as Array<{ apiVersion: string }>;
@@ -222,6 +241,7 @@ describe('trustmap policy on the demo recording', { timeout: 120_000 }, () => {
       [['--format', 'istio', '--namespace', 'Bad_NS'], /flags\.namespace/],
       [['--format', 'istio', '--istio-version', 'latest'], /flags\.istio-version/],
       [['--format', 'netpol', '--istio-version', '1.20'], /--istio-version applies to --format istio only/],
+      [['--format', 'istio', '--istio-root-namespace', 'Istio System'], /flags\.istio-root-namespace/],
       [['--format', 'istio', '--since', '2026-01-02T00:00:00Z', '--until', '2026-01-01T00:00:00Z'], /--since must be before --until/],
       [['--format', 'istio', 'extra'], /takes no arguments/],
       [['--format', 'istio', '--bogus'], /bogus/],

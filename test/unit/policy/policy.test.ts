@@ -156,6 +156,14 @@ describe('generated objects', () => {
     }
   });
 
+  it('Istio: nothing proposed in the root namespace, where a policy would apply to every namespace', () => {
+    const set = generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio' });
+    assert.ok(!set.files.some((f) => f.namespace === 'istio-system'));
+    assert.ok(set.blockers.some((b) => b.workload === 'istio-system/istio-ingressgateway' && /root namespace istio-system/.test(b.reason)));
+    const other = generatePolicies(shopGraph(), shopContext, { ...base, format: 'istio', istioRootNamespace: 'mesh-root' });
+    assert.ok(other.files.some((f) => f.namespace === 'istio-system'), 'with another root namespace, istio-system is a namespace like any other');
+  });
+
   it('Istio path templates: {*} from 1.22, a prefix match before', () => {
     assert.equal(istioPath('/api/products/{id}', true), '/api/products/{*}');
     assert.equal(istioPath('/api/{id}/items/*', true), '/api/{*}/items/{**}');
