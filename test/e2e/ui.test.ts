@@ -98,7 +98,7 @@ function demoInChromium(): { browser?: Browser; demo?: Server } {
   const fx: { browser?: Browser; demo?: Server } = {};
   before(async () => {
     fx.demo = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]));
-    fx.browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+    fx.browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
   });
   after(async () => {
     await fx.browser?.close();
@@ -214,6 +214,41 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
     }, ['clipboard-read', 'clipboard-write']);
   });
 
+  it('the panel shows what each proposed policy would deny of the workload\'s calls, as the simulator says', async () => {
+    interface Denied { summary: { requests: number; denied: number; indeterminate: number }; calls: Array<{ source: string; verdict: string; count: number; port: number; protocol: string }> }
+    const report = await apiJson<{ namespaces: Array<{ namespace: string; workloads: Array<{ name: string; verdict: string }> }> }>(fx.demo!.url, '/api/readiness');
+    const blocked = report.namespaces.flatMap((ns) => ns.workloads.filter((w) => w.verdict === 'blocked').map((w) => (w.name.includes('/') ? w.name : `${ns.namespace}/${w.name}`)));
+    // A workload whose proposed Istio policy would deny some of its calls (the demo's plaintext callers of a blocked workload).
+    let id: string | null = null;
+    for (const w of blocked.sort()) {
+      const d = await apiJson<Denied>(fx.demo!.url, `/api/workloads/${w}/denied?format=istio`);
+      if (d.calls.length > 0) { id = w; break; }
+    }
+    assert.ok(id !== null, `one of ${blocked.join(', ')} has calls the proposed Istio policy denies`);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, `${fx.demo!.url}?node=${encodeURIComponent(id!)}`);
+      const sec = page.locator('aside.panel section.policies');
+      for (const format of ['istio', 'netpol', 'cilium']) {
+        const want: Denied = await apiJson<Denied>(fx.demo!.url, `/api/workloads/${id}/denied?format=${format}`);
+        await sec.locator(`button.tab[data-format="${format}"]`).click();
+        const pane = sec.locator(`.denied[data-format="${format}"]`);
+        const line = pane.locator('.denied-line');
+        await line.waitFor();
+        if (want.calls.length === 0) {
+          assert.match(await line.textContent() ?? '', new RegExp(`would allow all ${want.summary.requests.toLocaleString('en')} calls`));
+          continue;
+        }
+        assert.ok((await line.textContent() ?? '').includes(`would deny ${want.summary.denied.toLocaleString('en')} and leave ${want.summary.indeterminate.toLocaleString('en')} undecided`), format);
+        const rows: string[][] = [];
+        for (const tr of await pane.locator('table.denied-calls tbody tr').all()) rows.push(await tr.locator('td').allTextContents());
+        assert.deepEqual(rows.map((r) => [r[0], r[2], r[3], r[4]]), want.calls.map((c) => [c.source, `${c.port}/${c.protocol}`, String(c.count), c.verdict]), format);
+      }
+      await sec.locator('button.tab[data-format="linkerd"]').click();
+      await sec.locator('.denied[data-format="linkerd"]', { hasText: 'does not evaluate linkerd' }).waitFor();
+      assert.deepEqual(problems, []);
+    });
+  });
+
   it('exports the map as SVG and PNG', async () => {
     await withPage(fx.browser!, async (page, problems) => {
       await ready(page, fx.demo!.url);
@@ -264,7 +299,7 @@ describe('traffic-derived HTML in Chromium', { skip: noBrowser, timeout: 120_000
       }],
     })));
     const s = await startServe(store([['collect', capture]]));
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
     try {
       await withPage(browser, async (page, problems) => {
         await ready(page, s.url);
@@ -395,7 +430,7 @@ describe('the map\'s controls in Chromium', { skip: noBrowser, timeout: 180_000 
 
 describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
   let browser: Browser | undefined;
-  before(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 }); });
+  before(async () => { browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 }); });
   after(async () => { await browser?.close(); });
 
   it('an empty store: the map and the readiness page say so and how to record', async () => {

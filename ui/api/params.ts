@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { LEVELS } from '../../analyzer/model.js';
 import { timeFlag } from '../../collector/cli/commands.js';
 import { PROTOCOLS, SECURITIES } from '../../collector/model.js';
+import { SIMULATED_FORMATS } from './types.js';
 
 /** `a,b` or `?x=a&x=b` (or both) as one list; empty items dropped. */
 function list<O extends string>(item: z.ZodType<O, string>) {
@@ -86,7 +87,7 @@ export const readinessQuery = z
   .superRefine(checkWindow);
 
 /** GET /api/workloads/:ns/:name/denied: the formats the simulator evaluates (Linkerd's are not). */
-export const deniedQuery = z.strictObject({ ...window, format: z.enum(['istio', 'netpol', 'cilium']) }).superRefine(checkWindow);
+export const deniedQuery = z.strictObject({ ...window, format: z.enum(SIMULATED_FORMATS) }).superRefine(checkWindow);
 
 export const policyFormatPath = z.strictObject({ format: z.string().max(32).regex(/^[a-z0-9-]+$/, 'not a policy format') });
 

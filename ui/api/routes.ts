@@ -11,7 +11,7 @@ import type { Analysis, PolicySet } from './analysis.js';
 import { callsQuery, deniedQuery, graphQuery, nodeQuery, parseNone, policyFormatPath, policyQuery, readinessQuery, workloadPath, workloadQuery } from './params.js';
 import { StoreMemo } from './memo.js';
 import { HttpProblem, parseOr400 } from './problem.js';
-import type { NodeDetails, Summary, WorkloadPolicy } from './types.js';
+import type { NodeDetails, Summary, WorkloadDenied, WorkloadPolicy } from './types.js';
 import { applyFilter, neighbourhood } from './view.js';
 
 export interface ApiContext {
@@ -134,7 +134,8 @@ export function apiRouter(ctx: ApiContext): Router {
     const set = policies(q.format, { sinceMs: q.since, untilMs: q.until });
     const report = memo.get(`denied ${JSON.stringify([q.format, id, q.since, q.until])}`,
       () => simulatePolicies(db, set.files, p, { sinceMs: q.since, untilMs: q.until, trustDomain: ctx.trustDomain }));
-    send(res, { format: q.format, workload: id, ...report, calls: report.calls.filter((c) => c.verdict !== 'allowed') });
+    const body: WorkloadDenied = { format: q.format, workload: id, ...report, calls: report.calls.filter((c) => c.verdict !== 'allowed') };
+    send(res, body);
   });
 
   r.get('/node', (req, res) => {

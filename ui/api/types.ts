@@ -1,6 +1,12 @@
 // The API's answers beyond the analyzer's own types (Graph, ReadinessReport, PolicySet): shared by
-// the server, which builds them, and the page, which reads them. Types only.
+// the server, which builds them, and the page, which reads them. Types, and the one list both
+// sides need.
 import type { EdgeCall, GraphNode, SecurityMix, Verdict, WorkloadReadiness } from '../../analyzer/model.js';
+import type { SimulationReport } from '../../analyzer/simulate/model.js';
+
+/** Policy formats the simulator replays calls against (it does not evaluate Linkerd's). */
+export const SIMULATED_FORMATS = ['istio', 'netpol', 'cilium'] as const;
+export type SimulatedFormat = (typeof SIMULATED_FORMATS)[number];
 
 export interface CaptureSummary {
   id: number;
@@ -52,4 +58,10 @@ export interface WorkloadPolicy {
   workload: string;
   yaml: string | null;
   blockers: Array<{ workload: string; callers: string[]; reason: string }>;
+}
+
+/** GET /api/workloads/NS/NAME/denied: the calls the proposed policies would not allow. */
+export interface WorkloadDenied extends SimulationReport {
+  format: SimulatedFormat;
+  workload: string;
 }

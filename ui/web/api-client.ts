@@ -4,7 +4,9 @@
 import { z } from 'zod';
 import { BLOCKER_KINDS, LEVELS, NODE_KINDS, VERDICTS, type Graph, type ReadinessReport } from '../../analyzer/model.js';
 import { CALL_SOURCES, PROTOCOLS, SECURITIES } from '../../collector/model.js';
-import type { NodeDetails, Summary, WorkloadPolicy } from '../api/types.js';
+import { POLICY_KINDS, SIM_VERDICTS } from '../../analyzer/simulate/model.js';
+import type { NodeDetails, SimulatedFormat, Summary, WorkloadDenied, WorkloadPolicy } from '../api/types.js';
+import { SIMULATED_FORMATS } from '../api/types.js';
 
 export type ApiErrorKind = 'unreachable' | 'unauthorized' | 'unavailable' | 'not-found' | 'bad-request' | 'server' | 'malformed';
 
@@ -74,6 +76,25 @@ const policySchema: z.ZodType<WorkloadPolicy> = z.object({
   format: z.string(), workload: z.string(), yaml: z.string().nullable(),
   blockers: z.array(z.object({ workload: z.string(), callers: z.array(z.string()), reason: z.string() })),
 });
+const policyRefSchema = z.object({ kind: z.enum(POLICY_KINDS), namespace: z.string(), name: z.string(), file: z.string(), line: z.number() });
+const ruleRefSchema = z.object({ policy: policyRefSchema, rule: z.string() });
+const deniedSchema: z.ZodType<WorkloadDenied> = z.object({
+  format: z.enum(SIMULATED_FORMATS), workload: z.string(),
+  window: z.object({ since: time.nullable(), until: time.nullable(), first_seen: time.nullable(), last_seen: time.nullable() }),
+  policies: z.object({
+    files: z.number(),
+    loaded: z.array(z.object({ kind: z.enum(POLICY_KINDS), count: z.number() })),
+    unknown: z.array(z.object({ kind: z.string(), count: z.number() })),
+  }),
+  summary: z.object({ calls: z.number(), requests: z.number(), allowed: z.number(), denied: z.number(), indeterminate: z.number() }),
+  calls: z.array(z.object({
+    source: z.string(), destination: z.string(), source_ip: z.string().nullable(), port: z.number(), transport: z.enum(['tcp', 'udp']),
+    protocol: z.enum(PROTOCOLS), method: z.string().nullable(), path: z.string().nullable(), security: z.enum(SECURITIES),
+    count: z.number(), last_seen: time, verdict: z.enum(SIM_VERDICTS),
+    findings: z.array(z.object({ layer: z.string(), verdict: z.enum(SIM_VERDICTS), policy: policyRefSchema.nullable(), reason: z.string() })),
+    matched: z.array(ruleRefSchema), notes: z.array(z.string()),
+  })),
+});
 const problemSchema = z.object({ detail: z.string() });
 
 async function get<T>(path: string, schema: z.ZodType<T>, signal?: AbortSignal): Promise<T> {
@@ -101,6 +122,12 @@ async function get<T>(path: string, schema: z.ZodType<T>, signal?: AbortSignal):
   return parsed.data;
 }
 
+function withWorkload(q: URLSearchParams, workload: string): URLSearchParams {
+  const p = new URLSearchParams(q);
+  p.set('workload', workload);
+  return p;
+}
+
 export const api = {
   summary: (signal?: AbortSignal) => get('/api/summary', summarySchema, signal),
   graph: (q: URLSearchParams, signal?: AbortSignal) => get(`/api/graph?${q}`, graphSchema, signal),
@@ -112,8 +139,15 @@ export const api = {
     return get(`/api/node?${p}`, detailsSchema, signal);
   },
   readiness: (q: URLSearchParams, signal?: AbortSignal) => get(`/api/readiness?${q}`, readinessSchema, signal),
-  workloadPolicy: (format: string, workload: string, signal?: AbortSignal) =>
-    get(`/api/policies/${encodeURIComponent(format)}?workload=${encodeURIComponent(workload)}`, policySchema, signal),
-  policyDownloadUrl: (format: string, workload: string) =>
-    `/api/policies/${encodeURIComponent(format)}/download?workload=${encodeURIComponent(workload)}`,
+  /** One workload's proposed policy, from the calls of the window `q` (since/until). */
+  workloadPolicy: (format: string, workload: string, q: URLSearchParams, signal?: AbortSignal) =>
+    get(`/api/policies/${encodeURIComponent(format)}?${withWorkload(q, workload)}`, policySchema, signal),
+  denied: (format: SimulatedFormat, workload: string, q: URLSearchParams, signal?: AbortSignal) => {
+    const p = new URLSearchParams(q);
+    p.set('format', format);
+    const [ns, name] = workload.split('/');
+    return get(`/api/workloads/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/denied?${p}`, deniedSchema, signal);
+  },
+  policyDownloadUrl: (format: string, workload: string, q: URLSearchParams) =>
+    `/api/policies/${encodeURIComponent(format)}/download?${withWorkload(q, workload)}`,
 };

@@ -1,7 +1,8 @@
 // The side panel for one node: who it is, its readiness verdict and blockers, the calls into and
 // out of it, and (for workloads) its proposed policy in every format with copy and download.
 import type { EdgeCall, GraphNode, WorkloadReadiness } from '../../analyzer/model.js';
-import type { NodeDetails, PeerCalls, Summary } from '../api/types.js';
+import type { NodeDetails, PeerCalls, Summary, WorkloadDenied } from '../api/types.js';
+import { SIMULATED_FORMATS } from '../api/types.js';
 import { api, ApiError } from './api-client.js';
 import { add, clear, shortTime, table, type Sel } from './dom.js';
 
@@ -81,7 +82,7 @@ export async function renderPanel(host: Sel, id: string, window: URLSearchParams
   add(body, 'h3', undefined, `Outbound (${d.callees.length} callees)`);
   callsTable(body, d.callees, 'callee', events, 'outbound');
 
-  if (n.kind === 'workload') renderPolicies(body, n.id, summary, signal);
+  if (n.kind === 'workload') renderPolicies(body, n.id, window, summary, signal);
 }
 
 /** The workload's verdict and blockers, from the readiness report for this window. */
@@ -115,7 +116,7 @@ async function renderVerdict(host: Sel, n: GraphNode, window: URLSearchParams, s
   }
 }
 
-function renderPolicies(body: Sel, workload: string, summary: Summary, signal: AbortSignal): void {
+function renderPolicies(body: Sel, workload: string, window: URLSearchParams, summary: Summary, signal: AbortSignal): void {
   const sec = add(body, 'section', 'policies');
   add(sec, 'h3', undefined, 'Proposed policies');
   const formats = summary.features.policy_formats;
@@ -132,7 +133,7 @@ function renderPolicies(body: Sel, workload: string, summary: Summary, signal: A
     clear(pane);
     add(pane, 'p', 'muted', 'Loading…');
     try {
-      const p = await api.workloadPolicy(format, workload, signal);
+      const p = await api.workloadPolicy(format, workload, window, signal);
       // A quicker click on another tab has taken the pane meanwhile.
       if (shown !== format) return;
       clear(pane);
@@ -144,8 +145,10 @@ function renderPolicies(body: Sel, workload: string, summary: Summary, signal: A
       copy.on('click', () => {
         copyText(yaml).then((ok) => copy.text(ok ? 'Copied' : 'Copy failed'), () => copy.text('Copy failed'));
       });
-      add(bar, 'a', 'button download', 'Download YAML').attr('href', api.policyDownloadUrl(format, workload)).attr('download', '');
+      add(bar, 'a', 'button download', 'Download YAML').attr('href', api.policyDownloadUrl(format, workload, window)).attr('download', '');
+      const denied = add(pane, 'div', 'denied').attr('data-format', format);
       add(pane, 'pre', 'yaml').attr('data-format', format).attr('tabindex', 0).text(yaml);
+      await renderDenied(denied, format, workload, window, signal);
     } catch (err) {
       if ((err as Error).name === 'AbortError' || shown !== format) return;
       clear(pane);
@@ -156,6 +159,46 @@ function renderPolicies(body: Sel, workload: string, summary: Summary, signal: A
     add(tabs, 'button', 'tab', f).attr('type', 'button').attr('role', 'tab').attr('data-format', f).on('click', () => { void show(f); });
   }
   void show(formats[0]);
+}
+
+/**
+ * What the proposed policy would break: this workload's calls of the window replayed against the
+ * format's proposed policies (the simulator, docs/simulate.md), denied and undecidable ones listed.
+ */
+async function renderDenied(host: Sel, format: string, workload: string, window: URLSearchParams, signal: AbortSignal): Promise<void> {
+  const simulated = SIMULATED_FORMATS.find((f) => f === format);
+  if (simulated === undefined) {
+    add(host, 'p', 'muted small', `The simulator does not evaluate ${format} policies, so what they would deny is not checked here.`);
+    return;
+  }
+  const wait = add(host, 'p', 'muted', 'Replaying this window\'s calls against the proposed policies…');
+  let d: WorkloadDenied;
+  try {
+    d = await api.denied(simulated, workload, window, signal);
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') return;
+    wait.attr('class', 'error').text(err instanceof ApiError ? `Could not simulate: ${err.message}` : 'Could not simulate the policies.');
+    return;
+  }
+  wait.remove();
+  const s = d.summary;
+  const isClean = s.denied === 0 && s.indeterminate === 0;
+  add(host, 'p', isClean ? 'denied-line ok-text' : 'denied-line warn-text', isClean
+    ? `Applied, these policies would allow all ${s.requests.toLocaleString('en')} calls of this window.`
+    : `Applied, these policies would deny ${s.denied.toLocaleString('en')} and leave ${s.indeterminate.toLocaleString('en')} undecided of the ${s.requests.toLocaleString('en')} calls of this window:`);
+  if (isClean) return;
+  table(host, 'denied-calls', ['caller', 'request', 'port', 'calls', 'verdict', 'why'], d.calls.map((c) => [
+    c.source,
+    [c.method, c.path].filter((x) => x !== null).join(' ') || '–',
+    `${c.port}/${c.protocol}`,
+    String(c.count),
+    (td: Sel) => { add(td, 'span', `badge verdict-${c.verdict}`, c.verdict); },
+    (td: Sel) => {
+      for (const f of c.findings) {
+        add(td, 'div', undefined, `${f.reason}${f.policy ? ` (${f.policy.kind} ${f.policy.namespace}/${f.policy.name})` : ''}`);
+      }
+    },
+  ]));
 }
 
 /** The Clipboard API needs a secure context (http://127.0.0.1 is one, a LAN address is not): fall back to a selection. */
