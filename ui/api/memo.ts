@@ -1,15 +1,15 @@
 // The analyzer's answers, reused while the store is unchanged. Building the workload graph of a
 // 1,000-workload store takes 100–280 ms (docs/benchmarks.md), and one page load asks for it up to
-// three times (summary, map, side panel); the server's connection only reads, so SQLite's
-// data_version tells exactly when a collector has committed something new and everything
-// computed before is dropped. Entries are whole graphs or their JSON (tens of MB at that size),
-// so few are kept.
-import { dataVersion, type Db } from '../../collector/store/db.js';
+// three times (summary, map, side panel). contentVersion (SQLite's data_version with this
+// connection's own changes) tells exactly when a collector, a merge or the demo's ingest has
+// committed something new, and everything computed before is dropped. Entries are whole graphs
+// or their JSON (tens of MB at that size), so few are kept.
+import { contentVersion, type Db } from '../../collector/store/db.js';
 
 export const MEMO_ENTRIES = 8;
 
 export class StoreMemo {
-  private version: number | null = null;
+  private version: string | null = null;
   /** Insertion order is recency order: a hit moves its entry to the end. */
   private readonly entries = new Map<string, unknown>();
 
@@ -17,7 +17,7 @@ export class StoreMemo {
 
   /** `compute()`'s result for `key`, computed at most once per store version. */
   get<T>(key: string, compute: () => T): T {
-    const v = dataVersion(this.db);
+    const v = contentVersion(this.db);
     if (v !== this.version) {
       this.entries.clear();
       this.version = v;
