@@ -116,11 +116,14 @@ export const cilium: PolicyGenerator = {
       comments.push(...notes);
       for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
       const enforce = !opts.dryRun;
+      // As for NetworkPolicy (docs/policies.md#infrastructure-traffic): DNS servers keep open egress.
+      const isDnsServer = isDnsTarget(v.node, ctx.dns);
+      if (isDnsServer) comments.push('egress default deny off: a DNS server forwards to upstream resolvers and watches the API server over connections a recording rarely sees start');
       if (opts.dryRun) comments.push('--dry-run: enableDefaultDeny is off, so nothing is dropped; run the agent with policy audit mode (Helm policyAuditMode=true) to see what would be');
       const spec: Record<string, unknown> = {
         endpointSelector: { matchLabels: labels },
         // Explicit, so a workload with rules in one direction only is still default-deny in both.
-        enableDefaultDeny: { ingress: enforce, egress: enforce && hasDns },
+        enableDefaultDeny: { ingress: enforce, egress: enforce && hasDns && !isDnsServer },
       };
       if (ingress.length > 0) spec.ingress = ingress;
       if (egress.length > 0) spec.egress = egress;

@@ -45,6 +45,8 @@ export const netpol: PolicyGenerator = {
     const namespaces = new Set<string>();
     const hasDns = ctx.dns.length > 0;
     const types = hasDns ? ['Ingress', 'Egress'] : ['Ingress'];
+    /** Namespaces holding DNS servers: their default deny leaves egress alone (see below). */
+    const dnsNamespaces = new Set<string>();
 
     const views = workloadViews(graph, opts.namespaces);
     for (const v of views) {
@@ -101,23 +103,33 @@ export const netpol: PolicyGenerator = {
         blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress is left open; load an inventory' });
       }
       comments.push(...infra);
+      // DNS servers forward to upstream resolvers and watch the API server over long-lived
+      // connections a capture rarely sees start: restricting their egress from a recording would
+      // break name resolution for everyone.
+      const isDnsServer = isDnsTarget(v.node, ctx.dns);
+      if (isDnsServer) {
+        dnsNamespaces.add(ns);
+        comments.push('egress not restricted: a DNS server forwards to upstream resolvers and watches the API server over connections a recording rarely sees start');
+      }
       for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
-      const spec: Record<string, unknown> = { podSelector: { matchLabels: labels }, policyTypes: types };
+      const spec: Record<string, unknown> = { podSelector: { matchLabels: labels }, policyTypes: isDnsServer ? ['Ingress'] : types };
       if (ingress.length > 0) spec.ingress = ingress;
-      if (hasDns && egress.length > 0) spec.egress = egress;
+      if (hasDns && !isDnsServer && egress.length > 0) spec.egress = egress;
       if (opts.dryRun) comments.push('--dry-run: NetworkPolicy has no audit mode; check with kubectl apply --dry-run=server and your CNI\'s policy logs');
       objects.push({ namespace: ns, workload: id, comments, object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } });
     }
     for (const ns of [...namespaces].sort()) {
       if (SYSTEM_NAMESPACES.has(ns) && !(opts.namespaces ?? []).includes(ns)) continue;
+      const nsTypes = dnsNamespaces.has(ns) ? ['Ingress'] : types;
       objects.push({
         namespace: ns, workload: null,
         comments: [
           `trustmap: default deny for namespace ${ns}: selects every pod here and allows nothing;`,
           'only the per-workload policies above let traffic in (and out). Workloads not observed get nothing: apply with care.',
           ...(hasDns ? [] : ['Ingress only: the DNS pods are unknown, so egress is not restricted.']),
+          ...(hasDns && dnsNamespaces.has(ns) ? ['Ingress only: the DNS servers run here, and their egress is not restricted.'] : []),
         ],
-        object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: ns }, spec: { podSelector: {}, policyTypes: types } },
+        object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: 'default-deny', namespace: ns }, spec: { podSelector: {}, policyTypes: nsTypes } },
       });
     }
     blockers.push(...unresolvedServiceBlockers(graph, opts.namespaces, true));

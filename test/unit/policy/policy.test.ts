@@ -193,6 +193,11 @@ describe('generated objects', () => {
       const prom = objectsOf(generatePolicies(g, shopContext, { ...base, format }).workloads['monitoring/prometheus']) as Array<{ spec: { egress: unknown[] } }>;
       assert.match(JSON.stringify(prom[0].spec.egress), /"port":"?9153"?/, format);
     }
+    // The DNS servers themselves keep open egress (upstream resolvers, API server watches), also under their namespace's default deny.
+    const dnsNs = generatePolicies(shopGraph(), shopContext, { ...base, format: 'netpol', namespaces: ['kube-system'] });
+    const kube = objectsOf(dnsNs.files[0].yaml) as Array<{ metadata: { name: string }; spec: { policyTypes: string[]; egress?: unknown } }>;
+    for (const o of kube) assert.deepEqual(o.spec.policyTypes, ['Ingress'], o.metadata.name);
+    assert.ok(kube.some((o) => o.metadata.name === 'default-deny'));
     const noDns = generatePolicies(shopGraph(), { ...shopContext, dns: [] }, { ...base, format: 'netpol' });
     assert.ok(noDns.blockers.some((b) => /DNS pods are unknown/.test(b.reason)));
   });
