@@ -124,6 +124,45 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
     });
   });
 
+  it('edge colours follow the API\'s security; hover shows a tooltip; a node drags with its edges; the wheel zooms', async () => {
+    const g = await apiJson<{ edges: Array<{ source: string; target: string; security_counts: Record<string, number> }> }>(fx.demo!.url, '/api/graph');
+    const COLOURS: Record<string, string> = { mtls: '#1a9850', tls: '#4575b4', plaintext: '#d73027', unknown: '#8c8c8c' };
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
+      for (const e of g.edges) {
+        const present = Object.keys(COLOURS).filter((k) => e.security_counts[k] > 0);
+        const want = present.length === 1 ? COLOURS[present[0]] : '#e08214';
+        const stroke = await page.locator(`svg.map path.edge[data-source="${e.source}"][data-target="${e.target}"]`).getAttribute('stroke');
+        assert.equal(stroke, want, `${e.source} -> ${e.target} (${present.join('+')})`);
+      }
+      const node = page.locator('svg.map g.node[data-id="shop/cart"]');
+      await node.locator('path.shape').hover();
+      const tip = page.locator('.map-area .tooltip');
+      await tip.waitFor();
+      assert.match(await tip.textContent() ?? '', /^shop\/cart.*calls in · \d+ calls out/s);
+
+      const edge = page.locator('svg.map path.edge[data-target="shop/cart"]').first();
+      const [nodeBefore, edgeBefore] = [await node.getAttribute('transform'), await edge.getAttribute('d')];
+      const box = (await node.locator('path.shape').boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.mouse.move(box.x + box.width / 2 + 60, box.y + box.height / 2 + 40, { steps: 5 });
+      await page.mouse.up();
+      assert.notEqual(await node.getAttribute('transform'), nodeBefore, 'the node moved');
+      assert.notEqual(await edge.getAttribute('d'), edgeBefore, 'its edge followed');
+
+      const viewport = page.locator('svg.map g.viewport');
+      const zoomBefore = await viewport.getAttribute('transform');
+      const area = (await page.locator('.map-area').boundingBox())!;
+      await page.mouse.move(area.x + area.width / 2, area.y + area.height / 2);
+      await page.mouse.wheel(0, -400);
+      await until('the map zooms in', async () => (await viewport.getAttribute('transform')) !== zoomBefore);
+      const scale = (t: string | null) => Number(/scale\(([\d.]+)/.exec(t ?? '')?.[1] ?? 1);
+      assert.ok(scale(await viewport.getAttribute('transform')) > scale(zoomBefore));
+      assert.deepEqual(problems, []);
+    });
+  });
+
   it('clicking a node opens its callers and calls; the selection is in the URL', async () => {
     await withPage(fx.browser!, async (page, problems) => {
       await ready(page, fx.demo!.url);
