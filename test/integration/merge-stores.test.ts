@@ -171,3 +171,27 @@ test('unreadable, damaged, non-trustmap and newer stores: exit 2, one line, targ
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /both a source and the target/);
 });
+
+test('an older store is upgraded in place and merged into an existing store', () => {
+  const dir = tempDir('tm-merge-old-');
+  const old = join(dir, 'old.db');
+  ok(['collect', 'pcap', '--db', old, join(PCAP, 'http1-get-full-handshake.pcap')]);
+  // Back to schema 5: as a store written before store identities existed.
+  const o = new Database(old);
+  o.exec('DROP TABLE store_identity; ALTER TABLE merges DROP COLUMN signature;');
+  o.pragma('user_version = 5');
+  o.close();
+  const into = join(dir, 'into.db');
+  ok(['collect', 'pcap', '--db', into, join(PCAP, 'dns-k8s-tcp.pcap')]);
+  const before = (JSON.parse(ok(['calls', '--json', '--db', into])) as unknown[]).length;
+  const r = runCli(['merge', old, '--into', into]);
+  assert.equal(r.code, 0, r.stderr);
+  const up = new Database(old, { readonly: true });
+  assert.equal(up.pragma('user_version', { simple: true }), 6);
+  assert.match(up.prepare('SELECT id FROM store_identity').pluck().get() as string, /^[0-9a-f]{32}$/);
+  up.close();
+  const after = JSON.parse(ok(['calls', '--json', '--db', into])) as Array<{ dst_ip: string }>;
+  assert.equal(after.length, before + 1);
+  assert.ok(after.some((c) => c.dst_ip === '192.150.187.43'));
+  assert.match(runCli(['merge', old, '--into', into]).stdout, /already merged at/);
+});
