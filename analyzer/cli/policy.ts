@@ -111,14 +111,15 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
       db.close();
     }
 
-    const written = flags.out !== undefined ? set.files.map((f) => writeAtomically(flags.out!, f.filename, f.yaml)) : [];
+    const outDir = flags.out;
+    const written = outDir !== undefined ? set.files.map((f) => writeAtomically(outDir, f.filename, f.yaml)) : [];
     if (flags.json) {
       io.stdout.write(JSON.stringify({
         format: set.format,
-        files: set.files.map((f, i) => ({ namespace: f.namespace, filename: f.filename, ...(flags.out !== undefined ? { path: written[i] } : { yaml: f.yaml }) })),
+        files: set.files.map((f, i) => ({ namespace: f.namespace, filename: f.filename, ...(outDir !== undefined ? { path: written[i] } : { yaml: f.yaml }) })),
         blockers: set.blockers,
       }, null, 2) + '\n');
-    } else if (flags.out !== undefined) {
+    } else if (outDir !== undefined) {
       for (let i = 0; i < set.files.length; i++) {
         const n = objectCount(set.files[i].yaml);
         io.stdout.write(`wrote ${printable(written[i])} (${n} object${n === 1 ? '' : 's'})\n`);
@@ -127,7 +128,7 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
       io.stdout.write(asStream(set));
     }
 
-    if (set.files.length === 0) {
+    if (set.files.length === 0 && set.blockers.length === 0) {
       io.stderr.write(`no policy proposed: no workload${flags.namespace ? ` in ${flags.namespace.join(', ')}` : ''} was called in the window\n`);
       return EXIT_FAILURE;
     }
@@ -171,5 +172,5 @@ const objectCount = (yaml: string): number => yaml.split('\n').filter((l) => l =
 /** Blockers for people: one line per protected workload and reason, with the callers. */
 function blockerSummary(list: PolicyBlocker[]): string {
   const lines = list.map((b) => `  ${printable(b.workload)} ← ${b.callers.length > 0 ? printable(b.callers.join(', ')) : '-'}: ${printable(b.reason)}`);
-  return `${list.length} blocker${list.length === 1 ? '' : 's'}: calls these policies would not allow (see the BLOCKER comments):\n${lines.join('\n')}\n`;
+  return `${list.length} blocker${list.length === 1 ? '' : 's'}: observed calls these policies do not allow:\n${lines.join('\n')}\n`;
 }
