@@ -5,6 +5,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -227,6 +228,15 @@ test('collect live with a bad filter: tcpdump\'s own message on one line, exit 2
   assert.equal(iface.code, 2);
   assert.match(iface.stderr, /^error: tcpdump: nosuch0: .*\n$/);
   assert.equal(iface.stderr.split('\n').length, 2, 'one line');
+});
+
+test('collect live without capture permission: tcpdump\'s own message, exit 2', { skip: skip || (spawnSync('setpriv', ['--version']).status !== 0 ? 'setpriv (util-linux) is not installed' : false) }, () => {
+  const dir = tempDir();
+  chmodSync(dir, 0o777);
+  // As nobody, without CAP_NET_RAW: what an operator sees when not root.
+  const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'collect', 'live', '--interface', 'lo', '--db', join(dir, 'a.db')], { encoding: 'utf8', env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn' } });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /^error: tcpdump: lo: You don't have permission to [^\n]*\(socket: Operation not permitted\)\n$/);
 });
 
 test('collect live usage errors: exit 2, one line', () => {
