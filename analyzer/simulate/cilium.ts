@@ -18,8 +18,9 @@
 //   entry (method and path are extended regular expressions matched against the whole value);
 // - traffic from the endpoint's own node is allowed by default (`allow-localhost`).
 import { z } from 'zod';
-import { all, any, ipIn, isCidr, labelSelectorSchema, selectorMatches, templateMatch, tri, type LabelSelector, type Tri } from './match.js';
+import { all, any, anyOf, ipIn, isCidr, labelSelectorSchema, selectorMatches, templateMatch, tri, type LabelSelector, type Tri } from './match.js';
 import { isHttp } from './istio-common.js';
+import { hasKind, policiesIn } from './policy-index.js';
 import type { Breadth, Finding, LayerResult, LoadedPolicy, Peer, RuleInfo, RuleRef, SimCall } from './model.js';
 
 const regex = z.string().refine((s) => { try { new RegExp(s); return true; } catch { return false; } }, 'not a regular expression');
@@ -136,15 +137,17 @@ function peerMatch(r: DirRule, dir: Direction, other: Peer, self: Peer, policyNs
   const ents = (dir === 'ingress' ? r.fromEntities : r.toEntities) ?? null;
   const undecided = dir === 'ingress' ? [r.fromNodes, r.fromGroups] : [r.toNodes, r.toGroups, r.toFQDNs, r.toServices];
   const requires = dir === 'ingress' ? r.fromRequires : r.toRequires;
-  const alternatives: Tri[] = [
-    ...(eps ?? []).map((s) => endpointMatch(s, other, policyNs)),
-    ...(ents ?? []).map((e) => entityMatch(e, other, self)),
-    ...cidrMatch(r, dir, other),
-    ...undecided.filter((u) => u !== undefined && u !== null).map((): Tri => 'maybe'),
-  ];
-  const hasPeer = eps !== null || ents !== null || alternatives.length > 0;
+  const cidrs = cidrMatch(r, dir, other);
+  const isUndecided = undecided.some((u) => u !== undefined && u !== null);
+  const hasPeer = eps !== null || ents !== null || cidrs.length > 0 || isUndecided;
   // Only toPorts: every peer; nothing at all: a rule that selects no peer (default deny only).
-  const l3: Tri = hasPeer ? any(alternatives) : (r.toPorts ?? []).length > 0 ? 'yes' : 'no';
+  // Each list short-circuits on its first yes: endpoint lists can be long.
+  const l3: Tri = !hasPeer ? ((r.toPorts ?? []).length > 0 ? 'yes' : 'no') : any([
+    anyOf(eps ?? [], (s) => endpointMatch(s, other, policyNs)),
+    anyOf(ents ?? [], (e) => entityMatch(e, other, self)),
+    any(cidrs),
+    isUndecided ? 'maybe' : 'no',
+  ]);
   return requires != null ? all([l3, 'maybe']) : l3;
 }
 
@@ -187,13 +190,12 @@ const LAYER: Record<Direction, string> = { ingress: 'cilium-ingress', egress: 'c
 
 interface Selected { p: Cnp; r: CRule; idx: number }
 
-function evaluateDirection(cnps: Cnp[], call: SimCall, dir: Direction): LayerResult {
+function evaluateDirection(all_: LoadedPolicy[], call: SimCall, dir: Direction): LayerResult {
   const self = dir === 'ingress' ? call.destination : call.source;
   const other = dir === 'ingress' ? call.source : call.destination;
   if (self.kind !== 'workload' || self.namespace === null) return { finding: null, matched: [], notes: [] };
   const selecting: Selected[] = [];
-  for (const p of cnps) {
-    if (p.ref.namespace !== self.namespace) continue;
+  for (const p of policiesIn<CiliumSpec>(all_, 'CiliumNetworkPolicy', self.namespace)) {
     p.spec.rules.forEach((r, idx) => {
       if (r.endpointSelector != null && r.nodeSelector === undefined && selectorMatches(normalize(r.endpointSelector), endpointLabels(self))) selecting.push({ p, r, idx });
     });
@@ -203,7 +205,10 @@ function evaluateDirection(cnps: Cnp[], call: SimCall, dir: Direction): LayerRes
   const relevant = selecting.filter((s) => s.r[allowKey] != null || s.r[deny] != null);
   if (relevant.length === 0) return { finding: null, matched: [], notes: [] };
   const prefix = (s: Selected) => (s.p.spec.rules.length > 1 ? `specs[${s.idx}].` : '');
-  const ruleMatch = (s: Selected, r: DirRule, l7: boolean): Tri => all([peerMatch(r, dir, other, self, s.p.ref.namespace), portsMatch(r.toPorts, call, l7)]);
+  const ruleMatch = (s: Selected, r: DirRule, l7: boolean): Tri => {
+    const ports = portsMatch(r.toPorts, call, l7);
+    return ports === 'no' ? 'no' : all([ports, peerMatch(r, dir, other, self, s.p.ref.namespace)]);
+  };
 
   let pending: Finding | null = null;
   for (const s of relevant) {
@@ -244,9 +249,8 @@ function describe(other: Peer, call: SimCall): string {
 }
 
 export function evaluateCilium(all_: LoadedPolicy[], call: SimCall): LayerResult[] {
-  const cnps = all_.filter((p): p is Cnp => p.ref.kind === 'CiliumNetworkPolicy');
-  if (cnps.length === 0) return [];
-  return [evaluateDirection(cnps, call, 'egress'), evaluateDirection(cnps, call, 'ingress')];
+  if (!hasKind(all_, 'CiliumNetworkPolicy')) return [];
+  return [evaluateDirection(all_, call, 'egress'), evaluateDirection(all_, call, 'ingress')];
 }
 
 // ---- drift -------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { callerIdentity, isHttp, notProxied, workloadSelected, workloadSelectorSchema, type Identity, type IstioOptions } from './istio-common.js';
 import { all, any, compatiblePrefixes, ipIn, isCidr, istioStringMatch, not, prefixLength, templateMatch, tri, type Tri } from './match.js';
+import { hasKind, policiesIn } from './policy-index.js';
 import type { Breadth, Finding, LayerResult, LoadedPolicy, RuleInfo, RuleRef, SimCall } from './model.js';
 
 const strings = z.array(z.string().min(1)).nullish();
@@ -158,12 +159,14 @@ export function ruleMatch(r: Rule, call: SimCall, id: Identity, action: Action):
 
 type AuthzPolicy = LoadedPolicy<AuthorizationPolicySpec>;
 
-/** The policies whose scope includes the destination workload. */
-function applying(policies: AuthzPolicy[], call: SimCall, o: IstioOptions): AuthzPolicy[] {
-  const d = call.destination;
-  return policies.filter((p) => (p.ref.namespace === o.rootNamespace || p.ref.namespace === d.namespace)
-    && p.spec.targetRef == null && (p.spec.targetRefs ?? []).length === 0 && workloadSelected(p.spec.selector, d.labels));
+/** The policies of the root namespace and the destination's namespace, root first. */
+function inScope(all_: LoadedPolicy[], call: SimCall, o: IstioOptions): AuthzPolicy[] {
+  const ns = call.destination.namespace;
+  const root = policiesIn<AuthorizationPolicySpec>(all_, 'AuthorizationPolicy', o.rootNamespace);
+  return ns === o.rootNamespace ? root : [...root, ...policiesIn<AuthorizationPolicySpec>(all_, 'AuthorizationPolicy', ns)];
 }
+
+const hasTargetRefs = (p: AuthzPolicy): boolean => p.spec.targetRef != null || (p.spec.targetRefs ?? []).length > 0;
 
 const pname = (p: AuthzPolicy) => `${p.ref.namespace}/${p.ref.name}`;
 const isDryRun = (p: AuthzPolicy) => p.annotations['istio.io/dry-run'] === 'true';
@@ -175,17 +178,13 @@ export function describeRequest(call: SimCall): string {
 }
 
 export function evaluateAuthorization(all_: LoadedPolicy[], call: SimCall, o: IstioOptions): LayerResult {
-  const policies = all_.filter((p): p is AuthzPolicy => p.ref.kind === 'AuthorizationPolicy');
   const notes: string[] = [];
-  if (policies.length === 0 || call.destination.kind !== 'workload') return { finding: null, matched: [], notes };
+  if (!hasKind(all_, 'AuthorizationPolicy') || call.destination.kind !== 'workload') return { finding: null, matched: [], notes };
   const skip = notProxied(call);
   if (skip !== null) return { finding: null, matched: [], notes: [`AuthorizationPolicy: ${skip}`] };
-  const here = applying(policies, call, o);
-  for (const p of policies) {
-    if ((p.spec.targetRef != null || (p.spec.targetRefs ?? []).length > 0) && (p.ref.namespace === call.destination.namespace || p.ref.namespace === o.rootNamespace)) {
-      notes.push(`AuthorizationPolicy ${pname(p)} uses targetRef(s) (waypoint/gateway attachment): not evaluated`);
-    }
-  }
+  const scoped = inScope(all_, call, o);
+  const here = scoped.filter((p) => !hasTargetRefs(p) && workloadSelected(p.spec.selector, call.destination.labels));
+  for (const p of scoped.filter(hasTargetRefs)) notes.push(`AuthorizationPolicy ${pname(p)} uses targetRef(s) (waypoint/gateway attachment): not evaluated`);
   const id = callerIdentity(call, o);
   const matches = (p: AuthzPolicy): Array<{ i: number; m: Tri }> => (p.spec.rules ?? []).map((r, i) => ({ i, m: ruleMatch(r, call, id, p.spec.action) }));
   const finding = (verdict: Finding['verdict'], p: AuthzPolicy | null, reason: string): Finding => ({ layer: LAYER, verdict, policy: p?.ref ?? null, reason });

@@ -14,6 +14,7 @@
 //   loaded is used and the choice is noted.
 import { z } from 'zod';
 import { isGateway, notProxied, workloadSelected, workloadSelectorSchema, type IstioOptions } from './istio-common.js';
+import { hasKind, policiesIn } from './policy-index.js';
 import type { LayerResult, LoadedPolicy, SimCall } from './model.js';
 
 const MODES = ['UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT'] as const;
@@ -43,16 +44,17 @@ export interface EffectiveMode {
 
 /** The mode for the destination workload on the call's port. */
 export function effectiveMode(all_: LoadedPolicy[], call: SimCall, o: IstioOptions): EffectiveMode {
-  const pas = all_.filter((p): p is Pa => p.ref.kind === 'PeerAuthentication');
   const d = call.destination;
+  const here = policiesIn<PeerAuthenticationSpec>(all_, 'PeerAuthentication', d.namespace);
+  const root = policiesIn<PeerAuthenticationSpec>(all_, 'PeerAuthentication', o.rootNamespace);
   const notes: string[] = [];
   const pick = (list: Pa[], scope: string): Pa | null => {
     if (list.length > 1) notes.push(`${list.length} PeerAuthentications at ${scope} scope for ${d.id} (${list.map((p) => `${p.ref.namespace}/${p.ref.name}`).join(', ')}): Istio uses the oldest; the first loaded is used here`);
     return list[0] ?? null;
   };
-  const workload = pick(pas.filter((p) => p.ref.namespace === d.namespace && isScoped(p) && workloadSelected(p.spec.selector, d.labels)), 'workload');
-  const namespace = pick(pas.filter((p) => p.ref.namespace === d.namespace && !isScoped(p) && d.namespace !== o.rootNamespace), 'namespace');
-  const mesh = pick(pas.filter((p) => p.ref.namespace === o.rootNamespace && !isScoped(p)), 'mesh');
+  const workload = pick(here.filter((p) => isScoped(p) && workloadSelected(p.spec.selector, d.labels)), 'workload');
+  const namespace = pick(here.filter((p) => !isScoped(p) && d.namespace !== o.rootNamespace), 'namespace');
+  const mesh = pick(root.filter((p) => !isScoped(p)), 'mesh');
   const chain: Array<{ mode: Mode | undefined; policy: Pa | null; scope: string }> = [
     { mode: workload?.spec.portLevelMtls?.[String(call.port)]?.mode, policy: workload, scope: 'port-level' },
     { mode: workload?.spec.mtls?.mode, policy: workload, scope: 'workload' },
@@ -64,7 +66,7 @@ export function effectiveMode(all_: LoadedPolicy[], call: SimCall, o: IstioOptio
 }
 
 export function evaluatePeerAuthentication(all_: LoadedPolicy[], call: SimCall, o: IstioOptions): LayerResult {
-  if (!all_.some((p) => p.ref.kind === 'PeerAuthentication') || call.destination.kind !== 'workload') return { finding: null, matched: [], notes: [] };
+  if (!hasKind(all_, 'PeerAuthentication') || call.destination.kind !== 'workload') return { finding: null, matched: [], notes: [] };
   const skip = notProxied(call);
   if (skip !== null) return { finding: null, matched: [], notes: [`PeerAuthentication: ${skip}`] };
   if (isGateway(call.destination.labels)) return { finding: null, matched: [], notes: [`PeerAuthentication: ${call.destination.id} is a gateway; its listeners follow its Gateway resources`] };

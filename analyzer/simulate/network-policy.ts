@@ -16,7 +16,8 @@
 // - "Pods cannot ... block access from their resident node": ingress from the pod's own node is
 //   always allowed (concepts page, "What you can't do with network policies").
 import { z } from 'zod';
-import { all, any, ipIn, isCidr, isEmptySelector, labelSelectorSchema, prefixLength, selectorMatches, tri, type Tri } from './match.js';
+import { all, anyOf, ipIn, isCidr, isEmptySelector, labelSelectorSchema, prefixLength, selectorMatches, tri, type Tri } from './match.js';
+import { hasKind, policiesIn } from './policy-index.js';
 import type { Breadth, Finding, LayerResult, LoadedPolicy, Peer, RuleInfo, RuleRef, SimCall } from './model.js';
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
@@ -48,7 +49,6 @@ export const networkPolicySpec = z.object({
   egress: z.array(z.object({ to: z.array(peerSchema).nullish(), ...ruleFields }).strict()).nullish(),
 }).strict();
 export type NetworkPolicySpec = z.infer<typeof networkPolicySpec>;
-type Np = LoadedPolicy<NetworkPolicySpec>;
 type NpPeer = z.infer<typeof peerSchema>;
 type NpPort = z.infer<typeof portSchema>;
 type Direction = 'ingress' | 'egress';
@@ -87,21 +87,21 @@ function portMatch(p: NpPort, call: SimCall): Tri {
 }
 
 function ruleMatch(peers: NpPeer[] | null | undefined, ports: NpPort[] | null | undefined, other: Peer, call: SimCall, policyNs: string): Tri {
-  return all([
-    peers == null || peers.length === 0 ? 'yes' : any(peers.map((p) => peerMatch(p, other, policyNs))),
-    ports == null || ports.length === 0 ? 'yes' : any(ports.map((p) => portMatch(p, call))),
-  ]);
+  // Ports first: cheap, and a rule for other ports need not look at its peers.
+  const l4 = ports == null || ports.length === 0 ? 'yes' : anyOf(ports, (p) => portMatch(p, call));
+  if (l4 === 'no') return 'no';
+  return all([l4, peers == null || peers.length === 0 ? 'yes' : anyOf(peers, (p) => peerMatch(p, other, policyNs))]);
 }
 
 const LAYER: Record<Direction, string> = { ingress: 'netpol-ingress', egress: 'netpol-egress' };
 
-function evaluateDirection(nps: Np[], call: SimCall, dir: Direction): LayerResult {
+function evaluateDirection(all_: LoadedPolicy[], call: SimCall, dir: Direction): LayerResult {
   const self = dir === 'ingress' ? call.destination : call.source;
   const other = dir === 'ingress' ? call.source : call.destination;
   // Only pods are isolated (a host-network pod is its node here: NetworkPolicy does not apply).
   if (self.kind !== 'workload' || self.namespace === null) return { finding: null, matched: [], notes: [] };
   const type = dir === 'ingress' ? 'Ingress' : 'Egress';
-  const isolating = nps.filter((p) => p.ref.namespace === self.namespace && policyTypes(p.spec).has(type) && selectorMatches(p.spec.podSelector, self.labels));
+  const isolating = policiesIn<NetworkPolicySpec>(all_, 'NetworkPolicy', self.namespace).filter((p) => policyTypes(p.spec).has(type) && selectorMatches(p.spec.podSelector, self.labels));
   if (isolating.length === 0) return { finding: null, matched: [], notes: [] };
   if (dir === 'ingress' && other.kind === 'node' && other.node !== null && other.node === self.node) {
     return { finding: null, matched: [], notes: [`NetworkPolicy: ingress from the pod's own node ${other.node} is always allowed`] };
@@ -137,9 +137,8 @@ function uncertainty(other: Peer, call: SimCall): string {
 }
 
 export function evaluateNetworkPolicy(all_: LoadedPolicy[], call: SimCall): LayerResult[] {
-  const nps = all_.filter((p): p is Np => p.ref.kind === 'NetworkPolicy');
-  if (nps.length === 0) return [];
-  return [evaluateDirection(nps, call, 'egress'), evaluateDirection(nps, call, 'ingress')];
+  if (!hasKind(all_, 'NetworkPolicy')) return [];
+  return [evaluateDirection(all_, call, 'egress'), evaluateDirection(all_, call, 'ingress')];
 }
 
 // ---- drift -------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import { evaluateAuthorization } from './istio-authorization.js';
 import { evaluatePeerAuthentication } from './istio-peer-authentication.js';
 import { POLICY_KINDS, type CallVerdict, type Finding, type LayerResult, type LoadedPolicy, type LoadResult, type SimCall, type SimulationReport, type SimVerdict } from './model.js';
 import { evaluateNetworkPolicy } from './network-policy.js';
+import { policiesIn } from './policy-index.js';
 
 export const simulateOptionsSchema = z.object({
   rootNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).default('istio-system'),
@@ -27,7 +28,7 @@ export type SimulateOptions = z.input<typeof simulateOptionsSchema>;
 function serviceDestination(policies: LoadedPolicy[], call: SimCall, o: IstioOptions): LayerResult | null {
   if (call.destination.kind !== 'service') return null;
   const ns = call.destination.namespace;
-  const p = policies.find((x) => x.ref.namespace === ns || (x.ref.namespace === o.rootNamespace && x.ref.kind !== 'NetworkPolicy' && x.ref.kind !== 'CiliumNetworkPolicy'));
+  const p = POLICY_KINDS.flatMap((k) => [...policiesIn(policies, k, ns), ...(k === 'AuthorizationPolicy' || k === 'PeerAuthentication' ? policiesIn(policies, k, o.rootNamespace) : [])])[0];
   if (p === undefined) return null;
   return {
     finding: { layer: 'destination', verdict: 'indeterminate', policy: p.ref, reason: `the call went to Service ${call.destination.id}, which has several backends; which pod answered (and so which policies apply) is unknown` },
