@@ -49,6 +49,8 @@ export const netpol: PolicyGenerator = {
     const dnsNamespaces = new Set<string>();
 
     const views = workloadViews(graph, opts.namespaces);
+    // The DNS servers answer every workload that gets a policy, whichever namespaces were asked for.
+    const clients = opts.namespaces !== undefined && opts.namespaces.length > 0 ? workloadViews(graph) : views;
     for (const v of views) {
       // This workload's blockers are the ones pushed from here on (no scan of all of them per workload).
       const firstBlocker = blockers.length;
@@ -75,7 +77,7 @@ export const netpol: PolicyGenerator = {
           if (note !== null) infra.push(note);
         }
       }
-      inEntries.push(...(hasDns ? dnsClientEntries(v, views, ctx.dns) : []));
+      inEntries.push(...(hasDns ? dnsClientEntries(v, clients, ctx.dns) : []));
       const outEntries: Array<PeerEntry<L3Peer>> = [];
       for (const { edge, target } of v.outbound) {
         // DNS to the DNS pods is allowed by the rule below, observed or not.

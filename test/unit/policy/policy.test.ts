@@ -197,6 +197,8 @@ describe('generated objects', () => {
     const dnsNs = generatePolicies(shopGraph(), shopContext, { ...base, format: 'netpol', namespaces: ['kube-system'] });
     const kube = objectsOf(dnsNs.files[0].yaml) as Array<{ metadata: { name: string }; spec: { policyTypes: string[]; egress?: unknown } }>;
     for (const o of kube) assert.deepEqual(o.spec.policyTypes, ['Ingress'], o.metadata.name);
+    // Asked for kube-system only, the DNS servers still answer every workload, also those not seen resolving (shop/catalog).
+    assert.match(JSON.stringify(kube), /"app":"catalog"/);
     assert.ok(kube.some((o) => o.metadata.name === 'default-deny'));
     const noDns = generatePolicies(shopGraph(), { ...shopContext, dns: [] }, { ...base, format: 'netpol' });
     assert.ok(noDns.blockers.some((b) => /DNS pods are unknown/.test(b.reason)));
