@@ -36,7 +36,7 @@ async function main(): Promise<number> {
         say(`${file} (${Math.round(statSync(file).size / 1024)} KiB)`);
       };
       await shoot('map.png', '/', (p) => p.locator('svg.map g.node').first().waitFor());
-      await shoot('panel.png', '/?node=shop%2Fcatalog', (p) => p.locator('aside.panel .denied-line').waitFor());
+      await shoot('panel.png', '/?node=shop%2Fcatalog', (p) => p.locator('aside.panel pre.yaml').waitFor());
       await shoot('readiness.png', '/?view=readiness', (p) => p.locator('table.wl-readiness').waitFor());
     } finally {
       await browser.close();

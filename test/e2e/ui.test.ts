@@ -271,6 +271,7 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
         const want: Denied = await apiJson<Denied>(fx.demo!.url, `/api/workloads/${id}/denied?format=${format}`);
         await sec.locator(`button.tab[data-format="${format}"]`).click();
         const pane = sec.locator(`.denied[data-format="${format}"]`);
+        await pane.locator('button.simulate').click();
         const line = pane.locator('.denied-line');
         await line.waitFor();
         if (want.calls.length === 0) {
