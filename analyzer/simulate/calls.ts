@@ -3,7 +3,7 @@
 // address pair: policies match on addresses (ipBlock, source.ip), so two replicas calling are
 // two rows. Peers carry what policies select on: namespace and its labels, pod labels, service
 // account, node, and the container ports the inventory names.
-import { AttributionIndex, type Endpoint } from '../../collector/identity/attribute.js';
+import { AttributionIndex, type Endpoint, type ServiceEndpoint } from '../../collector/identity/attribute.js';
 import { iterateBucketCalls } from '../../collector/store/analysis.js';
 import type { Db } from '../../collector/store/db.js';
 import { readInventory } from '../../collector/store/inventory.js';
@@ -27,6 +27,8 @@ interface Extras {
   namespaceLabels: Map<string, Record<string, string>>;
   /** NS/WORKLOAD → named ports known for its pods. */
   namedPorts: Map<string, NamedPort[]>;
+  /** NS/SERVICE/PORT-NAME → the pod port its EndpointSlices list. */
+  slicePorts: Map<string, number>;
 }
 
 /**
@@ -43,6 +45,8 @@ function inventoryExtras(db: Db): Extras {
   }
   const podWorkload = new Map(dump.pods.map((p) => [`${p.namespace}/${p.name}`, `${p.namespace}/${p.workloadName}`]));
   const named = new Map<string, Map<string, NamedPort>>();
+  const slicePorts = new Map<string, number>();
+  for (const e of dump.endpoints) for (const p of e.ports) slicePorts.set(`${e.namespace}/${e.service}/${p.name}`, p.port);
   for (const s of dump.services) {
     for (const sp of s.ports) {
       if (typeof sp.targetPort !== 'string') continue;
@@ -61,6 +65,7 @@ function inventoryExtras(db: Db): Extras {
   return {
     namespaceLabels: new Map([...latest].map(([k, v]) => [k, v.labels])),
     namedPorts: new Map([...named].map(([k, m]) => [k, [...m.values()]])),
+    slicePorts,
   };
 }
 
@@ -82,6 +87,18 @@ function peer(node: GraphNode, endpoint: Endpoint | null, ip: string | null, x: 
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/**
+ * The pod port behind a Service port. A call seen only to a ClusterIP carries the Service's port,
+ * but policies apply after the DNAT, to the pod's port: the Service's targetPort (a number, or a
+ * container port name the EndpointSlice resolves). Unknown: the Service port stays.
+ */
+function podPort(svc: ServiceEndpoint, port: number, transport: 'tcp' | 'udp', x: Extras): number {
+  const sp = svc.ports.find((p) => p.port === port && p.protocol.toLowerCase() === transport);
+  if (sp === undefined || sp.targetPort === null) return port;
+  if (typeof sp.targetPort === 'number') return sp.targetPort;
+  return x.slicePorts.get(`${svc.namespace}/${svc.name}/${sp.name}`) ?? port;
+}
+
 export function simulationCalls(db: Db, q: CallQuery): SimCall[] {
   const index = AttributionIndex.fromDb(db, { trustDomain: q.trustDomain });
   const extras = inventoryExtras(db);
@@ -102,14 +119,15 @@ export function simulationCalls(db: Db, q: CallQuery): SimCall[] {
     const dstEnd = index.attribute(r.dstIp, t);
     // When the destination address is a Service's, the pod behind it (and its address) was not seen.
     const dstIsPod = dstEnd.kind !== 'service';
-    const key = [c.source, r.srcIp, c.target, dstIsPod ? r.dstIp : '', r.dstPort, r.transport, r.protocol, r.method, r.path, r.host, r.sni, r.security, c.isViaService ? 1 : 0].join('\u0000');
+    const port = dstEnd.kind === 'service' && dst.kind === 'workload' ? podPort(dstEnd, r.dstPort, r.transport, extras) : r.dstPort;
+    const key = [c.source, r.srcIp, c.target, dstIsPod ? r.dstIp : '', port, r.transport, r.protocol, r.method, r.path, r.host, r.sni, r.security, c.isViaService ? 1 : 0].join('\u0000');
     let acc = out.get(key);
     if (acc === undefined) {
       acc = {
         call: {
           source: peer(src, srcEnd, r.srcIp, extras),
           destination: peer(dst, dstIsPod ? dstEnd : null, dstIsPod ? r.dstIp : null, extras),
-          port: r.dstPort, transport: r.transport, protocol: r.protocol,
+          port, transport: r.transport, protocol: r.protocol,
           method: r.method || null, path: r.path || null, host: r.host || null, sni: r.sni || null,
           security: r.security, via_service: c.isViaService, count: 0, first_seen: '', last_seen: '',
         },
