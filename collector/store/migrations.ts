@@ -335,4 +335,13 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE merges ADD COLUMN signature TEXT NOT NULL DEFAULT '';
     `,
   },
+  {
+    version: 7,
+    name: 'one store id: pushing uses store_identity',
+    // push_collector (migration 5) and store_identity (migration 6) were the same thing, a
+    // random id per store, added at the same time by two changes; batch ids now take
+    // store_identity's. A spool store with batches still queued keeps their ids (in the bodies);
+    // only batches created from now on use the new prefix, and ids never repeat either way.
+    sql: `DROP TABLE push_collector;`,
+  },
 ];

@@ -2,15 +2,11 @@
 // the capture record they belong to, read in order by the sender, deleted only after the server
 // answered 2xx. A batch's id is fixed when it is written, so a resend after a crash is a replay
 // the server recognises.
-import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 
-/** This store's collector id, created on first use: with a sequence number it names every batch. */
+/** This store's random id (store_identity, migration 6): with a sequence number it names every batch. */
 export function collectorIdOf(db: Db): string {
-  const found = db.prepare('SELECT id FROM push_collector WHERE one = 1').pluck().get() as string | undefined;
-  if (found !== undefined) return found;
-  db.prepare('INSERT OR IGNORE INTO push_collector (one, id) VALUES (1, ?)').run(randomUUID());
-  return db.prepare('SELECT id FROM push_collector WHERE one = 1').pluck().get() as string;
+  return db.prepare('SELECT id FROM store_identity WHERE one = 1').pluck().get() as string;
 }
 
 export interface OutboxEntry {
