@@ -124,7 +124,7 @@ export function simulationTable(r: SimulationReport, showAll: boolean): string {
     printable(decidedBy(c)), printable(reasons(c)),
   ]);
   let out = rows.length > 0 ? table(['VERDICT', 'SOURCE', 'DESTINATION', 'PORT', 'REQUEST', 'SECURITY', 'COUNT', 'POLICY', 'REASON'], rows) + '\n' : '';
-  out += `${loadedLine(r)}\n`;
+  out += `${printable(loadedLine(r))}\n`;
   return out + `${summaryLine(r)}\n`;
 }
 

@@ -36,7 +36,8 @@ const SUPPORTED: Record<PolicyKind, { apiVersions: string[]; spec: z.ZodType; in
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 const metadataSchema = z.object({
-  name: z.string().min(1).max(253),
+  // The API server accepts only DNS-1123 subdomains here; so do we (names end up in reports and errors).
+  name: z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a Kubernetes object name'),
   // kubectl apply puts an object without a namespace into "default" (the context's namespace).
   namespace: z.string().regex(DNS_LABEL, 'not a Kubernetes namespace name').default('default'),
   annotations: z.record(z.string(), z.string()).nullish(),

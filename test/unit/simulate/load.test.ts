@@ -81,3 +81,9 @@ describe('loadPolicies', () => {
     assert.throws(() => loadPolicies([join(dir, 'empty')]), /no policy files/);
   });
 });
+
+describe('loadPolicies: names', () => {
+  it('refuses object names the API server would refuse (they end up in reports and errors)', () => {
+    assert.throws(() => loadText('apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: "a\\u001b[31m"}\nspec: {}\n'), /not a Kubernetes object name \(at: metadata\.name\)/);
+  });
+});
