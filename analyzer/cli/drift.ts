@@ -44,7 +44,7 @@ invalid policy file (with file and line).
 `,
   async run(argv, io) {
     const { flags, loaded, report } = runSimulation(argv, simulationSpec, z.object(simulationFlags), 'drift');
-    const d = drift(loaded, report);
+    const d = drift(loaded, report, flags.namespace);
     io.stdout.write(flags.format === 'json' ? JSON.stringify(d, null, 2) + '\n' : flags.format === 'markdown' ? driftMarkdown(d) : driftTable(d));
     return d.unused_rules.length + d.broad_rules.length + d.broad_only_calls.length > 0 ? EXIT_FAILURE : EXIT_OK;
   },

@@ -19,8 +19,13 @@ export function allowRules(loaded: LoadResult): RuleInfo[] {
   return [...authorizationRules(loaded.policies), ...networkPolicyRules(loaded.policies), ...ciliumRules(loaded.policies)];
 }
 
-export function drift(loaded: LoadResult, report: SimulationReport): DriftReport {
-  const rules = allowRules(loaded);
+/**
+ * `namespaces`: the calls were limited to these (simulate --namespace), so only rules of policies
+ * in them are judged; the others could not have matched calls that were left out.
+ */
+export function drift(loaded: LoadResult, report: SimulationReport, namespaces?: string[]): DriftReport {
+  const wanted = namespaces !== undefined && namespaces.length > 0 ? new Set(namespaces) : null;
+  const rules = allowRules(loaded).filter((r) => wanted === null || wanted.has(r.policy.namespace));
   const info = new Map(rules.map((r) => [key(r), r]));
   const uses = new Map<string, CallVerdict[]>();
   for (const c of report.calls) {

@@ -209,6 +209,9 @@ spec:
     assert.equal(t.code, 1);
     assert.match(t.stdout, /Unused rules:\nRULE\s+FILE\s+ALLOWS\nNetworkPolicy shop\/catalog ingress\[2\]\s+\S*broad\.yaml:1\s/);
     assert.match(runCli(['drift', '--db', db, '--policies', file, '--format', 'markdown']).stdout, /^### Policy drift: 1 unused, 1 broad, \d+ broad-only calls/);
+    // Calls limited to another namespace: the shop policy is not judged on traffic left out.
+    const other = JSON.parse(runCli(['drift', '--db', db, '--policies', file, '--format', 'json', '--namespace', 'payments']).stdout) as DriftReport;
+    assert.deepEqual([other.unused_rules.length, other.broad_rules.length, other.broad_only_calls.length], [0, 0, 0]);
   });
 
   it('exit 0 when every rule is used and narrow', () => {
