@@ -62,10 +62,14 @@ damaged, newer, or refused (nothing is merged then).
     const target = openDb(into);
     const results: MergeResult[] = [];
     try {
-      const seen = new Set<string>();
+      // Each store given, and every store it was merged from, may appear once among the sources.
+      const holder = new Map<string, string>();
       for (const s of sources) {
-        if (seen.has(s.identity)) throw new InputError(`${s.file} is a copy of another store given (same identity ${s.identity})`);
-        seen.add(s.identity);
+        for (const id of [s.identity, ...s.contains]) {
+          const other = holder.get(id);
+          if (other !== undefined) throw new InputError(`${s.file} and ${other} both hold store ${id}; merging both would count it twice`);
+          holder.set(id, s.file);
+        }
         const plan = planMerge(target, s);
         if (plan.action === 'refuse') throw new InputError(plan.reason);
       }

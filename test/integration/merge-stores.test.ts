@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
+import { MIGRATIONS } from '../../collector/store/migrations.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const PCAP = join(FIX, 'pcap');
@@ -125,6 +126,12 @@ test('merge of two stores equals collecting everything into one; merging again c
   const overlap = runCli(['merge', into, '--into', other]);
   assert.equal(overlap.code, 2);
   assert.match(overlap.stderr, /which the target already holds; merging would count it twice\n$/);
+  // Two sources that share a part: refused before anything is written.
+  const fresh = join(dir, 'fresh.db');
+  const both = runCli(['merge', b, other, '--into', fresh]);
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /both hold store [0-9a-f]{32}; merging both would count it twice\n$/);
+  assert.equal(JSON.parse(ok(['calls', '--json', '--db', fresh])).length, 0, 'nothing merged');
 });
 
 test('unreadable, damaged, non-trustmap and newer stores: exit 2, one line, target unchanged', () => {
@@ -174,12 +181,15 @@ test('unreadable, damaged, non-trustmap and newer stores: exit 2, one line, targ
 
 test('an older store is upgraded in place and merged into an existing store', () => {
   const dir = tempDir('tm-merge-old-');
+  // A store as trustmap wrote it at schema 5, before store identities: the migrations up to 5,
+  // one capture and one call.
   const old = join(dir, 'old.db');
-  ok(['collect', 'pcap', '--db', old, join(PCAP, 'http1-get-full-handshake.pcap')]);
-  // Back to schema 5: as a store written before store identities existed.
   const o = new Database(old);
-  o.exec('DROP TABLE store_identity; ALTER TABLE merges DROP COLUMN signature;');
+  for (const m of MIGRATIONS.filter((x) => x.version <= 5)) o.exec(m.sql);
   o.pragma('user_version = 5');
+  o.prepare(`INSERT INTO captures (source, name, status, started_at, packets) VALUES ('pcap', 'old.pcap', 'complete', '2026-10-01T00:00:00Z', 9)`).run();
+  o.prepare(`INSERT INTO calls (key_hi, key_lo, bucket_ms, source, src_ip, dst_ip, dst_port, transport, protocol, security, count, first_seen_ms, last_seen_ms)
+    VALUES (1, 2, 0, 'pcap', '10.9.9.1', '10.9.9.2', 5432, 'tcp', 'tcp', 'unknown', 3, 1000, 2000)`).run();
   o.close();
   const into = join(dir, 'into.db');
   ok(['collect', 'pcap', '--db', into, join(PCAP, 'dns-k8s-tcp.pcap')]);
@@ -187,11 +197,11 @@ test('an older store is upgraded in place and merged into an existing store', ()
   const r = runCli(['merge', old, '--into', into]);
   assert.equal(r.code, 0, r.stderr);
   const up = new Database(old, { readonly: true });
-  assert.equal(up.pragma('user_version', { simple: true }), 6);
+  assert.equal(up.pragma('user_version', { simple: true }), MIGRATIONS[MIGRATIONS.length - 1].version);
   assert.match(up.prepare('SELECT id FROM store_identity').pluck().get() as string, /^[0-9a-f]{32}$/);
   up.close();
-  const after = JSON.parse(ok(['calls', '--json', '--db', into])) as Array<{ dst_ip: string }>;
+  const after = JSON.parse(ok(['calls', '--json', '--db', into])) as Array<{ dst_ip: string; count: number }>;
   assert.equal(after.length, before + 1);
-  assert.ok(after.some((c) => c.dst_ip === '192.150.187.43'));
+  assert.equal(after.find((c) => c.dst_ip === '10.9.9.2')?.count, 3);
   assert.match(runCli(['merge', old, '--into', into]).stdout, /already merged at/);
 });
