@@ -11,6 +11,10 @@ import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { DEMO_CAPTURE, kill, scalar, startCentral, TOKENS, totals, writeTokens, type Central } from '../helpers/push-harness.js';
 
+const FIX = new URL('../fixtures/', import.meta.url).pathname;
+const ENVOY_LOG = FIX + 'envoy/istio-docs-access-log-client-server-pair.log';
+const HUBBLE_FLOWS = FIX + 'hubble/hubble-observe-5-l7-http-flows.jsonl';
+
 /** A loopback port nothing listens on (bound, then closed). */
 async function deadPort(): Promise<number> {
   const s = createServer().listen(0, '127.0.0.1');
@@ -178,7 +182,8 @@ describe('collect --push', () => {
 
   it('sends what a local collect records; --local writes both; the spool is empty afterwards', async () => {
     const local = join(dir, 'local.db');
-    assert.equal(runCli(['collect', 'pcap', '--db', local, '--node', 'node-a', DEMO_CAPTURE]).code, 0);
+    const r0 = runCli(['collect', 'pcap', '--db', local, '--node', 'node-a', DEMO_CAPTURE]);
+    assert.equal(r0.code, 0, r0.stderr);
     const spool = join(dir, 'spool.db');
     const r = runCli(['collect', 'pcap', '--db', spool, '--node', 'node-a', '--push', central.url, '--token-file', tokenFile['node-a'], '--local', DEMO_CAPTURE]);
     assert.equal(r.code, 0, r.stderr);
@@ -199,6 +204,22 @@ describe('collect --push', () => {
     const counts = (totals(centralDb).calls as Array<{ count: number }>).reduce((n, c) => n + c.count, 0);
     const localCounts = (totals(local).calls as Array<{ count: number }>).reduce((n, c) => n + c.count, 0);
     assert.equal(counts, 2 * localCounts, 'two nodes pushed the same capture');
+  });
+
+  it('collect envoy and hubble --push send what they record locally', () => {
+    for (const [source, fixture] of [['envoy', ENVOY_LOG], ['hubble', HUBBLE_FLOWS]]) {
+      const local = join(dir, `${source}-local.db`);
+      const r0 = runCli(['collect', source, '--db', local, '--node', 'node-a', fixture]);
+      assert.equal(r0.code, 0, r0.stderr);
+      const spool = join(dir, `${source}-spool.db`);
+      const r = runCli(['collect', source, '--db', spool, '--node', 'node-a', '--push', central.url, '--token-file', tokenFile['node-a'], fixture]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 0);
+      assert.equal(scalar(spool, 'SELECT count(*) FROM calls'), 0, 'nothing written locally without --local');
+      const expected = totals(local).calls;
+      assert.ok(expected.length > 0, `${source}: the fixture has calls`);
+      assert.deepEqual(totals(centralDb).calls.filter((c) => (c as { source: string }).source === source), expected, source);
+    }
   });
 
   it('a full spool drops new batches with a warning and stays within --spool-max', async () => {
