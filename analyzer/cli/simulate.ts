@@ -14,7 +14,7 @@ import { mdEscape } from './readiness.js';
 /** Flags `simulate` and `drift` share. */
 export const simulationFlags = {
   db: z.string().min(1).default(defaultDb()),
-  policies: z.array(z.string().min(1)).min(1, 'give at least one --policies FILE or folder'),
+  policies: z.array(z.string().min(1), { error: 'give at least one --policies FILE or folder' }).min(1, 'give at least one --policies FILE or folder'),
   namespace: namespaceFlag,
   since: timeFlag.optional(),
   until: timeFlag.optional(),
