@@ -389,3 +389,85 @@ describe('PeerAuthentication and gateways', () => {
     assert.ok(v.notes.some((n) => /is a gateway/.test(n)));
   });
 });
+
+// The security tasks: https://istio.io/latest/docs/tasks/security/authorization/authz-tcp/,
+// …/authorization/authz-deny/ and …/authentication/mtls-migration/.
+describe('Istio security tasks', () => {
+  const sleepFoo = workload('foo', 'sleep', { serviceAccount: 'sleep' });
+  const sleepBar = workload('bar', 'sleep', { serviceAccount: 'sleep' });
+  const sleepLegacy = workload('legacy', 'sleep', { serviceAccount: 'sleep', labels: { app: 'sleep' } });
+  const tcpEcho = workload('foo', 'tcp-echo', { labels: { app: 'tcp-echo' } });
+  const tcp = (port: number, src = sleepFoo) => call(src, tcpEcho, { port, protocol: 'tcp', method: null, path: null, security: 'mtls' });
+  const tcpPolicy = (action: string, op: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: tcp-policy, namespace: foo}
+spec:
+  selector: {matchLabels: {app: tcp-echo}}
+  action: ${action}
+  rules:
+  - to:
+    - operation: ${op}
+`;
+
+  it('authz-tcp: ALLOW ports 9000 and 9001; 9002 is denied', () => {
+    const yaml = tcpPolicy('ALLOW', '{ports: ["9000", "9001"]}');
+    assert.equal(verdict(yaml, tcp(9000)).verdict, 'allowed');
+    assert.equal(verdict(yaml, tcp(9001)).verdict, 'allowed');
+    assert.equal(verdict(yaml, tcp(9002)).verdict, 'denied');
+  });
+
+  it('authz-tcp: an HTTP-only field (methods) in ALLOW makes the rule match no TCP request', () => {
+    const plainTcp = (port: number) => ({ ...tcp(port), security: 'plaintext' as const });
+    assert.equal(verdict(tcpPolicy('ALLOW', '{methods: ["GET"], ports: ["9000"]}'), plainTcp(9000)).verdict, 'denied');
+  });
+
+  it('authz-tcp: the same rule as DENY denies all TCP traffic to 9000 and nothing on 9001', () => {
+    const yaml = tcpPolicy('DENY', '{methods: ["GET"], ports: ["9000"]}');
+    const plainTcp = (port: number) => ({ ...tcp(port), security: 'plaintext' as const });
+    assert.equal(verdict(yaml, plainTcp(9000)).verdict, 'denied');
+    assert.equal(verdict(yaml, plainTcp(9001)).verdict, 'allowed');
+  });
+
+  it('authz-deny: DENY from notNamespaces foo denies bar and lets foo through; a header condition is indeterminate', () => {
+    const yaml = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-method-get, namespace: foo}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: DENY
+  rules:
+  - from:
+    - source:
+        notNamespaces: ["foo"]
+`;
+    assert.equal(verdict(yaml, call(sleepBar, httpbin)).verdict, 'denied');
+    assert.equal(verdict(yaml, call(sleepFoo, httpbin)).verdict, 'allowed');
+    const header = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-method-get, namespace: foo}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: DENY
+  rules:
+  - to:
+    - operation:
+        methods: ["GET"]
+    when:
+    - key: request.headers[x-token]
+      notValues: ["admin"]
+`;
+    assert.equal(verdict(header, call(sleepFoo, httpbin, { method: 'GET' })).verdict, 'indeterminate');
+    assert.equal(verdict(header, call(sleepFoo, httpbin, { method: 'POST' })).verdict, 'allowed');
+  });
+
+  it('mtls-migration: namespace foo STRICT refuses the legacy client without a sidecar; mesh-wide STRICT everywhere', () => {
+    const ns = 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: foo}\nspec: {mtls: {mode: STRICT}}\n';
+    const v = verdict(ns, call(sleepLegacy, httpbin, { security: 'plaintext' }));
+    assert.equal(v.verdict, 'denied');
+    assert.equal(v.findings[0].reason, 'plaintext to STRICT port 8080 (STRICT (namespace))');
+    assert.equal(verdict(ns, call(sleepFoo, httpbin)).verdict, 'allowed');
+    assert.equal(verdict(ns, call(sleepLegacy, workload('bar', 'httpbin'), { security: 'plaintext' })).verdict, 'allowed');
+    const mesh = ns.replace('namespace: foo', 'namespace: istio-system');
+    assert.equal(verdict(mesh, call(sleepLegacy, workload('bar', 'httpbin'), { security: 'plaintext' })).verdict, 'denied');
+  });
+});
