@@ -70,6 +70,16 @@ export function isGateway(labels: Record<string, string>): boolean {
   return labels.istio === 'ingressgateway' || labels.istio === 'egressgateway' || labels['gateway.networking.k8s.io/gateway-name'] !== undefined;
 }
 
+/**
+ * A note when the destination shows no sidecar (Istio's injector labels every injected pod):
+ * the simulation assumes the policies are enforced, which needs the sidecar first.
+ */
+export function sidecarNote(call: SimCall): string | null {
+  const d = call.destination;
+  if (d.kind !== 'workload' || d.labels['security.istio.io/tlsMode'] === 'istio') return null;
+  return `${d.id} shows no sidecar (no security.istio.io/tlsMode label): Istio policies are simulated as if it had one`;
+}
+
 /** Whether the call is HTTP as the proxy sees it: 'yes' HTTP, 'no' plain TCP, 'maybe' encrypted content. */
 export function isHttp(call: SimCall): Tri {
   if (call.protocol === 'http' || call.protocol === 'http2' || call.protocol === 'grpc') return 'yes';

@@ -8,12 +8,12 @@ import type { Db } from '../../collector/store/db.js';
 import { simulationCalls } from './calls.js';
 import { loadPolicyTexts } from './load.js';
 import { evaluateCilium } from './cilium.js';
-import type { IstioOptions } from './istio-common.js';
+import { sidecarNote, type IstioOptions } from './istio-common.js';
 import { evaluateAuthorization } from './istio-authorization.js';
 import { evaluatePeerAuthentication } from './istio-peer-authentication.js';
 import { POLICY_KINDS, type CallVerdict, type Finding, type LayerResult, type LoadedPolicy, type LoadResult, type SimCall, type SimulationReport, type SimVerdict } from './model.js';
 import { evaluateNetworkPolicy } from './network-policy.js';
-import { policiesIn } from './policy-index.js';
+import { hasKind, policiesIn } from './policy-index.js';
 
 export const simulateOptionsSchema = z.object({
   rootNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/).default('istio-system'),
@@ -46,6 +46,7 @@ export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOp
     ...evaluateCilium(policies, call),
   ];
   const findings = layers.map((l) => l.finding).filter((f): f is Finding => f !== null);
+  const istio = hasKind(policies, 'AuthorizationPolicy') || hasKind(policies, 'PeerAuthentication') ? sidecarNote(call) : null;
   const verdict: SimVerdict = findings.some((f) => f.verdict === 'denied') ? 'denied' : findings.some((f) => f.verdict === 'indeterminate') ? 'indeterminate' : 'allowed';
   return {
     source: call.source.id, destination: call.destination.id, source_ip: call.source.ip,
@@ -53,7 +54,7 @@ export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOp
     security: call.security, count: call.count, last_seen: call.last_seen,
     verdict, findings,
     matched: layers.flatMap((l) => l.matched),
-    notes: [...new Set(layers.flatMap((l) => l.notes))],
+    notes: [...new Set([...layers.flatMap((l) => l.notes), ...(istio !== null ? [istio] : [])])],
   };
 }
 

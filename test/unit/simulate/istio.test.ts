@@ -127,6 +127,7 @@ spec:
     const v = verdict(yaml, call(sleep, api, { method: 'GET', path: '/user/profile/7' }));
     assert.equal(v.verdict, 'allowed');
     assert.ok(v.notes.some((n) => /audited by AUDIT policy ns1\/anyname/.test(n)));
+    assert.ok(v.notes.some((n) => /ns1\/myapi shows no sidecar/.test(n)));
   });
 
   const ALLOW_NOTHING = `apiVersion: security.istio.io/v1
