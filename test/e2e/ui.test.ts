@@ -38,9 +38,9 @@ function store(inputs: Array<['collect' | 'inventory', string]>): string {
 interface Server { url: string; port: number; close(): Promise<void> }
 
 /** The UI server in this process (the binary's own start-up is covered by test/integration/ui-api.test.ts). */
-async function startServe(file: string, analysis: Analysis = storeAnalysis, port = 0): Promise<Server> {
+async function startServe(file: string, analysis: Analysis = storeAnalysis, port = 0, token: string | null = null): Promise<Server> {
   const db = openStore(file, { readonly: true });
-  const running = await startServer({ db, analysis, host: '127.0.0.1', port, token: null, minWindowMs: 5000 });
+  const running = await startServer({ db, analysis, host: '127.0.0.1', port, token, minWindowMs: 5000 });
   return { url: running.url, port: Number(new URL(running.url).port), close: async () => { await running.close(); db.close(); } };
 }
 
@@ -525,6 +525,31 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         await page.locator('table.wl-readiness').waitFor();
         assert.ok(await banner.isVisible(), 'still there on the readiness page');
         assert.deepEqual(problems, []);
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a server with a token: the page sends the user to sign in, a wrong token is refused, the right one opens the map', async () => {
+    const TOKEN = 'e2e-token-0123456789abcdef';
+    const s = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]), storeAnalysis, 0, TOKEN);
+    try {
+      await withPage(browser!, async (page) => {
+        await page.goto(s.url);
+        await page.waitForURL((u) => u.pathname === '/login');
+        await page.locator('input[name="token"]').fill('not-the-token-at-all');
+        await page.locator('button[type="submit"]').click();
+        await page.locator('.login-box .error[role="alert"]', { hasText: 'That token is not right.' }).waitFor();
+        await page.locator('input[name="token"]').fill(TOKEN);
+        await page.locator('button[type="submit"]').click();
+        await page.waitForURL((u) => u.pathname === '/');
+        await page.waitForSelector('body[data-ready="true"]');
+        const cookies = await page.context().cookies();
+        assert.ok(cookies.some((c) => c.name === 'trustmap_session' && c.httpOnly && c.sameSite === 'Strict'));
+        const api = await (await fetch(new URL('/api/graph', s.url), { headers: { authorization: `Bearer ${TOKEN}` } })).json() as ApiGraph;
+        assert.equal(await nodeCount(page), api.nodes.length);
+        assert.equal((await fetch(new URL('/api/graph', s.url))).status, 401, 'without the token the API still refuses');
       });
     } finally {
       await s.close();
