@@ -171,6 +171,30 @@ describe('POST /api/v1/ingest', () => {
   });
 });
 
+describe('serve --ingest-tokens: a bad tokens file stops the start with one line, exit 2', () => {
+  it('names the file and line, never the token', () => {
+    const dir = tempDir('tm-push-tokens-');
+    const secret = 'do-not-print-this-secret-0123456789';
+    const cases: Array<[string, string | null, RegExp]> = [
+      ['missing', null, /cannot read the ingest tokens file .*missing: ENOENT/],
+      ['empty', '# only a comment\n', /no "node-name token" lines/],
+      ['three-fields', `node-a ${secret} extra\n`, /three-fields line 1: expected "node-name token"/],
+      ['short', 'node-a short\n', /short line 1: the token must be at least 16 characters/],
+      ['bad-node', `node/a ${secret}\n`, /bad-node line 1: not a node name/],
+      ['shared', `node-a ${secret}\n# b\nnode-b ${secret}\n`, /shared line 3: this token is already given to another line/],
+    ];
+    for (const [name, text, msg] of cases) {
+      const file = join(dir, name);
+      if (text !== null) writeFileSync(file, text, { mode: 0o600 });
+      const r = runCli(['serve', '--db', join(dir, 'x.db'), '--port', '0', '--ingest-tokens', file]);
+      assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+      assert.match(r.stderr, msg, name);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, new RegExp(secret), 'the token is never printed');
+    }
+  });
+});
+
 describe('collect --push', () => {
   const dir = tempDir('tm-push-cli-');
   const { tokensFile, tokenFile } = writeTokens(dir);
