@@ -219,9 +219,7 @@ function evaluateDirection(all_: LoadedPolicy[], call: SimCall, dir: Direction):
     }
   }
   const isEnforcing = relevant.some((s) => s.r[allowKey] != null || s.r[deny] != null ? s.r.enableDefaultDeny?.[dir] !== false : false);
-  if (dir === 'ingress' && other.kind === 'node' && other.node !== null && other.node === self.node) {
-    return { finding: pending, matched: [], notes: ['Cilium: traffic from the endpoint\'s own node is allowed (allow-localhost)'] };
-  }
+  const isOwnNode = dir === 'ingress' && other.kind === 'node' && other.node !== null && other.node === self.node;
   const matched: RuleRef[] = [];
   let maybe: { s: Selected; i: number } | null = null;
   for (const s of relevant) {
@@ -231,6 +229,8 @@ function evaluateDirection(all_: LoadedPolicy[], call: SimCall, dir: Direction):
       else if (m === 'maybe') maybe ??= { s, i };
     });
   }
+  // Rules are matched first even then, so drift sees the rules a node's traffic uses.
+  if (isOwnNode && matched.length === 0) return { finding: pending, matched, notes: ['Cilium: traffic from the endpoint\'s own node is allowed (allow-localhost)'] };
   if (matched.length > 0 || !isEnforcing) return { finding: pending, matched, notes: isEnforcing ? [] : [`Cilium: default deny is off for ${self.id} (${dir}) in every selecting policy`] };
   if (maybe !== null) {
     const m: { s: Selected; i: number } = maybe;

@@ -103,9 +103,7 @@ function evaluateDirection(all_: LoadedPolicy[], call: SimCall, dir: Direction):
   const type = dir === 'ingress' ? 'Ingress' : 'Egress';
   const isolating = policiesIn<NetworkPolicySpec>(all_, 'NetworkPolicy', self.namespace).filter((p) => policyTypes(p.spec).has(type) && selectorMatches(p.spec.podSelector, self.labels));
   if (isolating.length === 0) return { finding: null, matched: [], notes: [] };
-  if (dir === 'ingress' && other.kind === 'node' && other.node !== null && other.node === self.node) {
-    return { finding: null, matched: [], notes: [`NetworkPolicy: ingress from the pod's own node ${other.node} is always allowed`] };
-  }
+  const isOwnNode = dir === 'ingress' && other.kind === 'node' && other.node !== null && other.node === self.node;
   const matched: RuleRef[] = [];
   const maybes: RuleRef[] = [];
   for (const p of isolating) {
@@ -119,6 +117,8 @@ function evaluateDirection(all_: LoadedPolicy[], call: SimCall, dir: Direction):
     });
   }
   if (matched.length > 0) return { finding: null, matched, notes: [] };
+  // Rules are matched first even then, so drift sees the rules a node's traffic uses.
+  if (isOwnNode) return { finding: null, matched, notes: [`NetworkPolicy: ingress from the pod's own node ${other.node} is always allowed`] };
   const names = isolating.map((p) => `${p.ref.namespace}/${p.ref.name}`).join(', ');
   const what = `${other.id}${other.ip !== null ? ` (${other.ip})` : ''} on ${call.transport.toUpperCase()} port ${call.port}`;
   const maybe = maybes[0];

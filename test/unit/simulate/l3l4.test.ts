@@ -46,6 +46,9 @@ describe('NetworkPolicy details', () => {
     const own = run(yaml, call(node1, api, { security: 'plaintext' }));
     assert.equal(own.verdict, 'allowed');
     assert.ok(own.notes.some((n) => /own node node-2/.test(n)));
+    // A rule naming the node is still reported as used (drift must not call it unused).
+    const named = run(np('podSelector: {}\ningress: [{from: [{ipBlock: {cidr: 192.168.0.2/32}}]}]'), call(node1, api));
+    assert.deepEqual(named.matched.map((m) => m.rule), ['ingress[0]']);
     const remote = run(yaml, call(remoteNode, api));
     assert.equal(remote.verdict, 'denied');
     assert.match(remote.findings[0].reason, /no ingress rule allows from node:node-1 \(192\.168\.0\.1\) on TCP port 8080; NetworkPolicies isolating shop\/api for ingress: shop\/p/);
