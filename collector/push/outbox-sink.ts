@@ -9,7 +9,7 @@ import type { IngestStats } from '../model.js';
 import type { Db } from '../store/db.js';
 import type { DnsAnswer } from '../store/inventory.js';
 import { OutboxWriter } from '../store/outbox.js';
-import { ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireDnsName } from './wire.js';
+import { DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireDnsName } from './wire.js';
 
 /** What the worker thread needs to push: plain data, so it crosses into the ingest worker. */
 export interface PushSpoolOptions {
@@ -53,6 +53,7 @@ export class OutboxSink {
     for (let i = 0; i < rows.length; i += ROWS_PER_BATCH) {
       this.emit(rows.slice(i, i + ROWS_PER_BATCH).map(wireCall), null);
     }
+    this.emitDns();
   }
 
   /** DNS answers ride with the next batch (the aggregator's or the checkpoint's). */
@@ -62,12 +63,17 @@ export class OutboxSink {
 
   /** The capture's state as it is about to be committed: always a batch, so the server has it. */
   checkpoint(capture: WireCapture): void {
+    this.emitDns();
     this.emit([], capture);
   }
 
+  /** DNS names beyond one batch's share go out in batches of their own. */
+  private emitDns(): void {
+    while (this.dns.length > DNS_NAMES_PER_BATCH) this.emit([], null);
+  }
+
   private emit(calls: WireCall[], capture: WireCapture | null): void {
-    const dns = this.dns;
-    this.dns = [];
+    const dns = this.dns.splice(0, DNS_NAMES_PER_BATCH);
     const seq = this.outbox.peekSeq();
     const batch: IngestBatch = {
       node: this.opts.node, collector: this.opts.collector, batch_id: `${this.opts.collector}-${seq}`,

@@ -10,6 +10,8 @@ import { CALL_SOURCES, CAPTURE_STATUSES, DIRECTIONS, PROTOCOLS, SECURITIES, TRAN
 export const ROWS_PER_BATCH = 2_000;
 /** What the server accepts: a body larger than this is refused with 413 before it is parsed. */
 export const MAX_BODY_BYTES = 8 * 1024 * 1024;
+/** DNS names a collector puts in one batch (SideRecords hands over up to 40,000 at once). */
+export const DNS_NAMES_PER_BATCH = 5_000;
 export const MAX_CALLS = 10_000;
 export const MAX_DNS_NAMES = 20_000;
 

@@ -1,0 +1,67 @@
+// The outbox sink on a real SQLite store: batches cut to the wire's bounds, every batch valid by
+// the schema the server checks with, rows not yet timed sent as null, the spool bound enforced.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { AggRow, keyString } from '../../../collector/aggregate.js';
+import type { CallKey } from '../../../collector/model.js';
+import { OutboxSink, wireCaptureOf } from '../../../collector/push/outbox-sink.js';
+import { DNS_NAMES_PER_BATCH, ingestBatch, ROWS_PER_BATCH, type IngestBatch } from '../../../collector/push/wire.js';
+import { openStore, type Db } from '../../../collector/store/db.js';
+import { collectorIdOf } from '../../../collector/store/outbox.js';
+import { tempDir } from '../../helpers/ingest.js';
+
+function row(i: number, timed = true): AggRow {
+  const key: CallKey = {
+    bucketMs: 3_600_000 * 490_000, source: 'pcap', node: 'n', srcIp: `10.0.${i >> 8 & 255}.${i & 255}`, dstIp: '10.1.0.1', serviceIp: '',
+    dstPort: 80, transport: 'tcp', protocol: 'http', method: 'GET', path: `/p/${i}`, host: 'h', sni: '', alpn: '',
+    security: 'plaintext', securityReason: '', direction: 'observed',
+  };
+  const r = new AggRow(key, keyString(key));
+  r.count = 1;
+  if (timed) r.seen(key.bucketMs + 5, key.bucketMs + 9);
+  return r;
+}
+
+function batches(db: Db): IngestBatch[] {
+  return (db.prepare('SELECT body FROM push_outbox ORDER BY seq').pluck().all() as string[]).map((b) => ingestBatch.parse(JSON.parse(b)));
+}
+
+const stats = { bytesRead: 1, packets: 1, malformed: 0, skipped: 0, connections: 1, evictedEarly: 0, callsWritten: 1, firstTsMs: 1, lastTsMs: 2 };
+
+test('rows and DNS names are cut into batches within the wire bounds, in order, the capture last', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1e9 });
+  const n = ROWS_PER_BATCH * 2 + 7;
+  sink.dnsNames(Array.from({ length: DNS_NAMES_PER_BATCH * 2 + 3 }, (_, i) => ({ ip: `10.9.${i >> 8 & 255}.${i & 255}`, name: `s${i}.example`, tsMs: 1000 + i })));
+  sink.calls(Array.from({ length: n }, (_, i) => row(i, i % 3 !== 0)));
+  sink.checkpoint(wireCaptureOf({ id: 1, source: 'pcap', name: 'a\u0007b.pcap', startedAt: new Date(0).toISOString(), stats, dropped: 4, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
+  const got = batches(db);
+  assert.equal(got.reduce((s, b) => s + b.calls.length, 0), n);
+  assert.equal(got.reduce((s, b) => s + b.dns_names.length, 0), DNS_NAMES_PER_BATCH * 2 + 3);
+  for (const b of got) {
+    assert.ok(b.calls.length <= ROWS_PER_BATCH && b.dns_names.length <= DNS_NAMES_PER_BATCH);
+    assert.equal(b.node, 'n');
+  }
+  assert.equal(new Set(got.map((b) => b.batch_id)).size, got.length, 'ids are unique');
+  assert.deepEqual(got.map((b) => b.capture !== null), [...got.slice(1).map(() => false), true], 'only the last batch carries the capture');
+  const last = got.at(-1)!.capture!;
+  assert.equal(last.name, 'a\uFFFDb.pcap', 'control characters replaced');
+  assert.equal(last.dropped, 4);
+  const untimed = got.flatMap((b) => b.calls).filter((c) => c.firstSeenMs === null);
+  assert.equal(untimed.length, Math.ceil(n / 3), 'rows not yet timed travel with null times');
+  assert.ok(untimed.every((c) => c.lastSeenMs === null));
+});
+
+test('a full spool refuses the new batch and keeps the queued ones', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 4_000 });
+  sink.calls([row(1)]);
+  const first = batches(db);
+  assert.equal(first.length, 1);
+  sink.calls(Array.from({ length: 50 }, (_, i) => row(i)));
+  assert.deepEqual(batches(db), first, 'the big batch did not fit; the queued one is untouched');
+  assert.deepEqual(sink.dropped, { batches: 1, rows: 50 });
+  const bytes = db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number;
+  assert.ok(bytes <= 4_000);
+});
