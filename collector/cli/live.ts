@@ -35,8 +35,8 @@ export const collectLive: Command = {
 Usage:
   trustmap collect live [flags]
 
-Starts "tcpdump -U -w - -i IF -B KIB [-s N] -- FILTER" (needs root or CAP_NET_RAW and
-CAP_NET_ADMIN), records the calls it sees, and commits them every --flush-interval: a crash loses
+Starts "tcpdump -U -w - -i IF -B KIB [-s N] -- FILTER" (needs root, or CAP_NET_RAW for
+tcpdump), records the calls it sees, and commits them every --flush-interval: a crash loses
 at most that much. SIGINT or SIGTERM stops tcpdump, flushes, and exits 0. Packets the kernel
 dropped (tcpdump's "dropped by kernel"/"by interface") are recorded with the capture: a drop
 means the map may miss calls. docs/live.md explains running it for days.

@@ -1,6 +1,7 @@
 // tcpdump as the capture engine of `collect live`: started with an argument array (never a
 // shell), its pcap stream read from stdout, its messages and packet statistics from stderr.
-// It needs CAP_NET_RAW (and CAP_NET_ADMIN for -B); we only read what it writes.
+// It needs root or CAP_NET_RAW (-B too: measured as an unprivileged user with only that
+// capability); we only read what it writes.
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { LiveInput, Source } from '../ingest.js';
 import { TcpdumpStats } from './tcpdump-stats.js';
