@@ -38,6 +38,8 @@ export class Sender {
   private stopAt: number | null = null;
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
+  /** What stopped the loop other than finish(): a store error, rethrown by finish(). */
+  private failure: unknown = null;
   private readonly base: number;
   private readonly max: number;
   private readonly timeout: number;
@@ -54,7 +56,8 @@ export class Sender {
 
   /** Starts sending in the background, batches as they are committed. */
   start(): void {
-    this.loop ??= this.run();
+    // Caught here so a store error between batches is not an unhandled rejection; finish() reports it.
+    this.loop ??= this.run().catch((err: unknown) => { this.failure = err; });
   }
 
   /**
@@ -66,6 +69,7 @@ export class Sender {
     this.start();
     this.wake?.();
     await this.loop;
+    if (this.failure !== null) throw this.failure;
     this.deleteAcked();
     return spoolState(this.db);
   }
