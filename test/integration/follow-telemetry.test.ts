@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
+import { Aggregator } from '../../collector/aggregate.js';
+import { EnvoySink, PAIR_WAIT_MS } from '../../collector/sources/envoy/calls.js';
+import { HubbleSink } from '../../collector/sources/hubble/calls.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const lines = (f: string) => readFileSync(join(FIX, f), 'utf8').split('\n').filter((l) => l.trim() !== '');
@@ -121,4 +124,30 @@ test('--follow takes standard input only', () => {
   const bad = runCli(['collect', 'hubble', '--follow', '--flush-interval', 'soon', '-']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /not a duration/);
+});
+
+test('follow mode settles by arrival time: an unpaired Envoy line and an L4-only Hubble start count after 30 s', () => {
+  const envoy = new EnvoySink(new Aggregator(() => {}), { node: '', templatePath: (_e, t) => t });
+  envoy.tick(1_000);
+  envoy.line(lines('envoy/istio-docs-access-log-client-server-pair.log')[0]);
+  envoy.tick(1_000 + PAIR_WAIT_MS - 1);
+  assert.equal(envoy.stats.calls, 0, 'still waiting for the other side');
+  envoy.tick(1_000 + PAIR_WAIT_MS);
+  assert.equal(envoy.stats.calls, 1, 'counted alone after the wait');
+  envoy.finish();
+  assert.equal(envoy.stats.calls, 1, 'and not again at the end');
+
+  const flows = lines('hubble/hubble-observe-10-l3l4-flows.jsonl');
+  const atEnd = new HubbleSink(new Aggregator(() => {}), { node: '', templatePath: (_e, t) => t, writeVerdicts: () => {} });
+  for (const l of flows) atEnd.line(l);
+  atEnd.finish();
+  const followed = new HubbleSink(new Aggregator(() => {}), { node: '', templatePath: (_e, t) => t, writeVerdicts: () => {} });
+  followed.tick(1_000);
+  for (const l of flows) followed.line(l);
+  const before = followed.stats.calls;
+  assert.ok(before < atEnd.stats.calls, 'starts wait for an L7 request');
+  followed.tick(1_000 + 29_999);
+  assert.equal(followed.stats.calls, before);
+  followed.tick(1_000 + 30_000);
+  assert.equal(followed.stats.calls, atEnd.stats.calls, 'after the wait, the same calls as at the end of a file');
 });
