@@ -105,13 +105,18 @@ export class Sender {
         this.failing = false;
         log.info({ url: this.o.url }, 'central server reachable again: the spool drains');
       }
-      this.cursor = batch.seq;
       if (r.kind === 'rejected') {
+        if (!this.setAside(batch.seq, r.reason)) {
+          // The ingest holds the write lock: the batch is sent (and refused) again later.
+          await this.sleep(IDLE_POLL_MS);
+          continue;
+        }
+        this.cursor = batch.seq;
         this.stats.rejected++;
-        markRejected(this.db, batch.seq, r.reason);
         log.error({ batch: batch.batchId, reason: r.reason }, 'the central server rejected a batch as malformed; it is kept aside in the spool (push_outbox.rejected)');
         continue;
       }
+      this.cursor = batch.seq;
       if (r.duplicate) this.stats.duplicates++;
       else this.stats.sent++;
       this.acked.push(batch.seq);
@@ -140,6 +145,17 @@ export class Sender {
     const detail = `HTTP ${res.status}: ${text.slice(0, 300)}`;
     if (PERMANENT.has(res.status)) return { kind: 'rejected', reason: detail };
     return { kind: 'retry', reason: detail, isAuth: res.status === 401 || res.status === 403 };
+  }
+
+  /** Marks a batch rejected; false when the store is locked by the ingest right now. */
+  private setAside(seq: number, reason: string): boolean {
+    try {
+      markRejected(this.db, seq, reason);
+      return true;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+      return false;
+    }
   }
 
   private deleteAcked(): void {

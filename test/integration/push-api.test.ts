@@ -246,6 +246,26 @@ describe('collect --push', () => {
     }
   });
 
+  it('a batch the server refuses as malformed is set aside and the queue moves on', async () => {
+    const spool = join(dir, 'rejected.db');
+    const args = ['collect', 'pcap', '--db', spool, '--node', 'node-b', '--token-file', tokenFile['node-b'], DEMO_CAPTURE];
+    const r1 = runCli([...args, '--push', `http://127.0.0.1:${await deadPort()}`, '--drain-timeout', '0']);
+    assert.equal(r1.code, 1, r1.stderr);
+    // Corrupt the first queued batch the way a buggy collector would: a port out of range.
+    const db = new Database(spool);
+    const first = db.prepare('SELECT seq, body FROM push_outbox ORDER BY seq LIMIT 1').get() as { seq: number; body: string };
+    db.prepare('UPDATE push_outbox SET body = ? WHERE seq = ?').run(first.body.replace(/"dstPort":\d+/, '"dstPort":70000'), first.seq);
+    db.close();
+    const capturesBefore = scalar(centralDb, "SELECT count(*) FROM captures WHERE node = 'node-b'");
+    const r2 = runCli([...args, '--push', central.url]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.match(r2.stderr, /rejected a batch as malformed/);
+    assert.match(r2.stderr, /1 batches were rejected by the server and are kept in .*rejected\.db/);
+    assert.match(scalar(spool, 'SELECT rejected FROM push_outbox') as unknown as string, /^HTTP 400: .*dstPort/);
+    assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 1, 'only the refused batch is left');
+    assert.equal(scalar(centralDb, "SELECT count(*) FROM captures WHERE node = 'node-b'"), capturesBefore + 1, 'the batch behind it arrived');
+  });
+
   it('a full spool drops new batches with a warning and stays within --spool-max', async () => {
     const spool = join(dir, 'full.db');
     const r = runCli(['collect', 'pcap', '--db', spool, '--node', 'node-a', '--push', `http://127.0.0.1:${await deadPort()}`,
