@@ -46,7 +46,7 @@ export interface Analysis {
   checkReadiness: ((db: Db, opts: ReadinessOptions) => ReadinessReport) | null;
   proposePolicies: ((db: Db, opts: PolicyOptions) => PolicySet) | null;
   /** Policy files replayed against one workload's calls (docs/simulate.md); absent where not wired. */
-  simulatePolicies?: ((db: Db, files: Array<{ filename: string; yaml: string }>, workload: { namespace: string; name: string }, opts: { sinceMs?: number; untilMs?: number; trustDomain?: string }) => SimulationReport) | null;
+  simulatePolicies?: ((db: Db, files: Array<{ namespace: string; filename: string; yaml: string }>, workload: { namespace: string; name: string }, opts: { sinceMs?: number; untilMs?: number; trustDomain?: string }) => SimulationReport) | null;
 }
 
 /** The API's query names for the policy options the analyzer validates beyond params.ts. */
@@ -67,5 +67,5 @@ export const storeAnalysis: Analysis = {
   buildGraph,
   checkReadiness,
   proposePolicies: (db, opts) => proposePolicies(db, policyOptionsOr400(opts)),
-  simulatePolicies: (db, files, workload, opts) => simulateWorkload(db, files.map((f) => ({ name: f.filename, text: f.yaml })), workload, opts),
+  simulatePolicies: (db, files, workload, opts) => simulateWorkload(db, files.map((f) => ({ name: f.filename, text: f.yaml, namespace: f.namespace })), workload, opts),
 };
