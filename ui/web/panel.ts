@@ -162,9 +162,9 @@ function renderPolicies(body: Sel, workload: string, window: URLSearchParams, su
 }
 
 /**
- * What the proposed policy would break, on request: replaying the calls takes seconds on a large
- * store (2.4–5.5 s per workload and format at 1,000 workloads, docs/benchmarks.md) and holds the
- * server meanwhile, so it runs when asked, not on every click.
+ * What the proposed policy would break, on request: replaying the calls takes up to a second or
+ * more on a large store (0.5–1.0 s per workload and format at 1,000 workloads, docs/ui.md) and
+ * holds the server meanwhile, so it runs when asked, not on every click.
  */
 function offerSimulation(host: Sel, format: string, workload: string, window: URLSearchParams, signal: AbortSignal): void {
   const simulated = SIMULATED_FORMATS.find((f) => f === format);
