@@ -556,6 +556,26 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
     }
   });
 
+  it('a build without policy proposals: the panel says so instead of an empty section, and the API answers 501', async () => {
+    const s = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]),
+      { ...storeAnalysis, proposePolicies: null, policyFormats: [] });
+    try {
+      const r = await fetch(new URL('/api/policies/istio?workload=shop%2Ffrontend', s.url));
+      assert.equal(r.status, 501);
+      assert.match(r.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      await withPage(browser!, async (page, problems) => {
+        await ready(page, `${s.url}?node=shop%2Ffrontend`);
+        const sec = page.locator('aside.panel section.policies');
+        await sec.waitFor();
+        assert.equal(await sec.locator('p.muted').textContent(), 'Policy proposals are not available in this build.');
+        assert.equal(await sec.locator('button.tab').count(), 0);
+        assert.deepEqual(problems, []);
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
   it('an unreachable server: the page says so and recovers with "Try again" once it is back', async () => {
     const file = store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]);
     let s = await startServe(file);
