@@ -70,6 +70,9 @@ export class Sender {
     this.wake?.();
     await this.loop;
     if (this.failure !== null) throw this.failure;
+    // The ingest is over: waiting for the lock is fine now, and an accepted batch left behind
+    // would only be sent again (and answered duplicate) by the next run.
+    this.db.pragma('busy_timeout = 5000');
     this.deleteAcked();
     return spoolState(this.db);
   }
