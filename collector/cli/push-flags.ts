@@ -48,7 +48,6 @@ interface PushFlags {
 
 export interface Push {
   spool: PushSpoolOptions;
-  sender: Sender;
   /** Waits for the spool to drain (bounded); returns an error line when batches are left, else null. */
   finish(): Promise<string | null>;
 }
@@ -93,7 +92,6 @@ export function startPush(flags: PushFlags, io: Io): Push | null {
   sender.start();
   return {
     spool,
-    sender,
     async finish() {
       try {
         const left = await sender.finish(flags['drain-timeout'] * 1000);

@@ -42,7 +42,6 @@ export class OutboxSink {
   private readonly outbox: OutboxWriter;
   private dns: WireDnsName[] = [];
   readonly dropped: SpoolDrops = { batches: 0, rows: 0 };
-  batches = 0;
 
   constructor(db: Db, private readonly opts: PushSpoolOptions, private readonly now: () => Date = () => new Date()) {
     this.outbox = new OutboxWriter(db);
@@ -89,7 +88,6 @@ export class OutboxSink {
       return;
     }
     this.outbox.add(seq, batch.batch_id, calls.length, body, this.now().toISOString());
-    this.batches++;
   }
 }
 

@@ -13,9 +13,6 @@ export interface SenderOptions {
   /** The ingest endpoint, e.g. http://trustmap:7070/api/v1/ingest. */
   url: string;
   token: string;
-  baseBackoffMs?: number;
-  maxBackoffMs?: number;
-  requestTimeoutMs?: number;
 }
 
 export interface SenderStats {
@@ -29,6 +26,11 @@ type Attempt = { kind: 'accepted'; duplicate: boolean } | { kind: 'rejected'; re
 
 const PERMANENT = new Set([400, 413, 415, 422]);
 const IDLE_POLL_MS = 200;
+/** Backoff: the first retry within 0.25 s, doubling up to 30 s between tries. */
+const BASE_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 30_000;
+/** A batch of ~1 MB on a cluster network; a server that takes longer is treated as down. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 export class Sender {
   readonly stats: SenderStats = { sent: 0, duplicates: 0, rejected: 0, retries: 0 };
@@ -40,15 +42,9 @@ export class Sender {
   private loop: Promise<void> | null = null;
   /** What stopped the loop other than finish(): a store error, rethrown by finish(). */
   private failure: unknown = null;
-  private readonly base: number;
-  private readonly max: number;
-  private readonly timeout: number;
 
   /** `db` is the sender's own connection to the store that holds the outbox. */
   constructor(private readonly db: Db, private readonly o: SenderOptions) {
-    this.base = o.baseBackoffMs ?? 250;
-    this.max = o.maxBackoffMs ?? 30_000;
-    this.timeout = o.requestTimeoutMs ?? 30_000;
     // The ingest may hold the write lock for a whole input: a delete that cannot have it now is
     // retried after the next send instead of blocking this thread.
     db.pragma('busy_timeout = 100');
@@ -98,7 +94,7 @@ export class Sender {
               : 'central server unreachable: batches stay in the spool and are resent with backoff');
         }
         // Full jitter: a random wait up to the exponential bound (AWS Architecture Blog, "Exponential Backoff And Jitter").
-        const bound = Math.min(this.max, this.base * 2 ** Math.min(attempt, 20));
+        const bound = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.min(attempt, 20));
         attempt++;
         await this.sleep(Math.max(10, Math.random() * bound));
         continue;
@@ -133,7 +129,7 @@ export class Sender {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.o.token}` },
         body: b.body,
-        signal: AbortSignal.timeout(this.timeout),
+        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause;
