@@ -84,7 +84,8 @@ export function startPush(flags: PushFlags, io: Io): Push | null {
   if (flags.node === '') throw new UsageError('--push needs --node NAME (the node its token is for)');
   const token = readNodeToken(flags['token-file']);
   const db = openSpool(flags.db);
-  const url = new URL('/api/v1/ingest', flags.push).toString();
+  // Relative to the URL's path, so a server behind a path prefix (https://gw/trustmap/) works.
+  const url = new URL('api/v1/ingest', flags.push.endsWith('/') ? flags.push : `${flags.push}/`).toString();
   const sender = new Sender(db, { url, token });
   const spool: PushSpoolOptions = {
     node: flags.node, collector: collectorIdOf(db), isLocal: flags.local, spoolMaxBytes: flags['spool-max'] * 1_000_000,
