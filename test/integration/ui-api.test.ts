@@ -248,6 +248,28 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
   });
 });
 
+describe('trustmap serve --min-window: the policies agree with the readiness page', { timeout: 60_000 }, () => {
+  it('PeerAuthentication is STRICT exactly for the workloads /api/readiness calls ready', async () => {
+    const s = await serve(['--db', demoStore(), '--port', '0', '--min-window', '1s']);
+    try {
+      const rep = await (await fetch(new URL('/api/readiness', s.url))).json() as { namespaces: Array<{ namespace: string; workloads: Array<{ name: string; verdict: string }> }> };
+      const ready = new Set(rep.namespaces.flatMap((n) => n.workloads.filter((w) => w.verdict === 'ready').map((w) => `${n.namespace}/${w.name}`)));
+      assert.ok(ready.size > 0, 'the demo has ready workloads at a 1 s window');
+      const set = await (await fetch(new URL('/api/policies/istio', s.url))).json() as { files: Array<{ yaml: string }> };
+      const pas = set.files.flatMap((f) => parseAllDocuments(f.yaml).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace: string }; spec: { selector?: unknown; mtls: { mode: string } } }))
+        .filter((o) => o.kind === 'PeerAuthentication' && o.spec.selector !== undefined);
+      assert.ok(pas.length > 0);
+      for (const pa of pas) {
+        const id = `${pa.metadata.namespace}/${pa.metadata.name}`;
+        assert.equal(pa.spec.mtls.mode, ready.has(id) ? 'STRICT' : 'PERMISSIVE', id);
+      }
+      assert.ok(pas.some((p) => p.spec.mtls.mode === 'STRICT'));
+    } finally {
+      await stop(s);
+    }
+  });
+});
+
 describe('trustmap serve: a store that changes under it', { timeout: 60_000 }, () => {
   it('answers from what is in the store now: a collector\'s commit shows at the next request', async () => {
     const db = demoStore();

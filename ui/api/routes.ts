@@ -48,7 +48,8 @@ export function apiRouter(ctx: ApiContext): Router {
       throw new HttpProblem(400, `unknown policy format "${format}"; one of: ${analysis.policyFormats.join(', ')} (at: path.format)`, 'urn:trustmap:problem:invalid-parameter');
     }
     const propose = analysis.proposePolicies;
-    const opts = { format, ...q, trustDomain: q.trustDomain ?? ctx.trustDomain };
+    // The server's --min-window decides PeerAuthentication STRICT, as it decides the readiness page.
+    const opts = { format, ...q, trustDomain: q.trustDomain ?? ctx.trustDomain, minWindowMs: ctx.minWindowMs };
     return memo.get(`policies ${JSON.stringify(opts)}`, () => propose(db, opts));
   };
 
