@@ -12,6 +12,6 @@ export interface AttributedCall {
   service: string | null;
   /** The client dialled a Service address (a ClusterIP, before DNAT) rather than the pod. */
   isViaService: boolean;
-  /** Every source that reported this call shape in its bucket (merge pass), counts come from one. */
-  evidence: CallSource[];
+  /** Every source that reported this call shape in its bucket (merge pass), counts come from one. Shared between calls: never mutated. */
+  evidence: readonly CallSource[];
 }
