@@ -17,7 +17,7 @@ function endpointSelector(p: Extract<L3Peer, { kind: 'pod' }>): object {
   return { matchLabels: { ...p.labels, [NS_KEY]: p.namespace } };
 }
 
-function toPorts(ops: Op[]): object[] | null {
+function toPorts(ops: readonly Op[]): object[] | null {
   const byPort = new Map<string, Op[]>();
   for (const o of ops) {
     if (o.port === null) continue;

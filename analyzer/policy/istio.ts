@@ -59,7 +59,7 @@ export function istioPath(path: string, templates: boolean): string | null {
   return `${segs.slice(0, first).join('/')}/*`;
 }
 
-function operations(ops: Op[], templates: boolean): { to: object[]; widened: boolean; dropped: number } {
+function operations(ops: readonly Op[], templates: boolean): { to: object[]; widened: boolean; dropped: number } {
   let widened = false;
   let dropped = 0;
   const to: object[] = [];

@@ -38,7 +38,7 @@ function pathMatch(path: string): { type: string; value: string } {
 }
 
 /** HTTPRoute matches for ops on one port; null when the group needs the whole port. */
-function matches(ops: Op[]): { list: object[]; dropped: number } | null {
+function matches(ops: readonly Op[]): { list: object[]; dropped: number } | null {
   if (ops.some((o) => o.method === null)) return null;
   let dropped = 0;
   const list: object[] = [];

@@ -18,7 +18,7 @@ function peerObjects(p: L3Peer): object[] {
   return [{ podSelector: { matchLabels: p.labels }, namespaceSelector: { matchLabels: { [NS_LABEL]: p.namespace } } }];
 }
 
-function ports(ops: Op[]): object[] | null {
+function ports(ops: readonly Op[]): object[] | null {
   const list = ops.filter((o) => o.port !== null).map((o) => ({ protocol: o.transport === 'udp' ? 'UDP' : 'TCP', port: o.port! }));
   return list.length > 0 ? list : null;
 }

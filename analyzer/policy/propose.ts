@@ -10,7 +10,7 @@ import { checkReadiness } from '../readiness.js';
 import { generatePolicies } from './generate.js';
 import { ISTIO_ROOT_NAMESPACE } from './istio.js';
 import { GRANULARITIES, POLICY_FORMATS, type DnsTarget, type GeneratorContext, type PolicyOptions, type PolicySet, type StrictVerdict } from './model.js';
-import { selectorLabels } from './shared.js';
+import { nodesById, selectorLabels } from './shared.js';
 
 /** The Istio version assumed unless told: a current release, with v1 APIs and path templates. */
 export const DEFAULT_ISTIO_VERSION = '1.26';
@@ -32,12 +32,23 @@ export const policyOptionsSchema = z.object({
   allowByAddress: z.boolean().optional(),
 });
 
+/** The DNS servers found for a frozen graph (every format asks), with the index they came from. */
+const dnsTargetsOf = new WeakMap<Graph, { index: AttributionIndex; targets: DnsTarget[] }>();
+
 /**
  * The DNS servers: backends of every Service that serves port 53, with their labels as the
  * inventory lists them (kube-dns is a convention, not a rule: the labels are read, not assumed),
  * and the pod ports DNS is served on (numeric target ports, else 53).
  */
 export function dnsTargets(index: AttributionIndex, graph: Graph): DnsTarget[] {
+  const kept = dnsTargetsOf.get(graph);
+  if (kept !== undefined && kept.index === index) return kept.targets;
+  const targets = findDnsTargets(index, graph);
+  if (Object.isFrozen(graph)) dnsTargetsOf.set(graph, { index, targets });
+  return targets;
+}
+
+function findDnsTargets(index: AttributionIndex, graph: Graph): DnsTarget[] {
   const workloads = new Map(index.workloads().map((w) => [`${w.namespace}/${w.name}`, w]));
   const out = new Map<string, DnsTarget>();
   for (const s of index.services()) {
@@ -51,7 +62,7 @@ export function dnsTargets(index: AttributionIndex, graph: Graph): DnsTarget[] {
     }
   }
   // Workloads that answered DNS in the window but sit behind no Service listed in the inventory.
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const byId = nodesById(graph);
   for (const e of graph.edges) {
     const t = byId.get(e.target);
     if (!t || t.kind !== 'workload' || t.namespace === null || out.has(t.id)) continue;

@@ -6,6 +6,22 @@ import { createHash } from 'node:crypto';
 import type { EdgeCall, Graph, GraphEdge, GraphNode } from '../model.js';
 import type { DnsTarget, Granularity, PolicyBlocker } from './model.js';
 
+// ---- derived once per frozen graph ---------------------------------------------------------------
+
+/**
+ * What a frozen graph part (buildGraph's, docs/decisions/003) derives to, kept as long as the part
+ * lives: the four formats, and each format for both ends of an edge, derived the same selectors,
+ * peers and operations again (5,000 workloads: about a third of the generators' time,
+ * docs/benchmarks.md "The analyzer suite"). Unfrozen parts (hand-built graphs in tests) can
+ * change, so they are derived every time. Kept values are shared: callers copy, never modify.
+ */
+function derived<K extends object, V>(cache: WeakMap<K, V>, key: K, make: (k: K) => V): V {
+  if (!Object.isFrozen(key)) return make(key);
+  let v = cache.get(key);
+  if (v === undefined) cache.set(key, (v = make(key)));
+  return v;
+}
+
 // ---- text that ends up in YAML comments ----------------------------------------------------------
 
 /**
@@ -59,16 +75,22 @@ const INJECTED = /^(security\.istio\.io\/tlsMode|service\.istio\.io\/canonical-(
  * The labels a selector for this workload uses, or null when there are none that are valid:
  * an empty selector would select every pod of the namespace, so the caller reports a blocker.
  */
-export function selectorLabels(node: GraphNode): Record<string, string> | null {
+export function selectorLabels(node: GraphNode): Readonly<Record<string, string>> | null {
+  return derived(selectorLabelsOf, node, chooseSelectorLabels);
+}
+
+const selectorLabelsOf = new WeakMap<GraphNode, Readonly<Record<string, string>> | null>();
+
+function chooseSelectorLabels(node: GraphNode): Readonly<Record<string, string>> | null {
   const entries = Object.entries(node.labels).filter(([k, v]) => isLabelKey(k) && isLabelValue(v));
   if (entries.length !== Object.keys(node.labels).length || entries.length === 0) return null;
   const chosen = entries.filter(([k]) => !INJECTED.test(k));
   const use = chosen.length > 0 ? chosen : entries;
-  return Object.fromEntries(use.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return Object.freeze(Object.fromEntries(use.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
 /** A selector's labels as one comparable string (callers with the same labels share a rule). */
-export const labelKey = (labels: Record<string, string>): string => JSON.stringify(Object.entries(labels));
+export const labelKey = (labels: Readonly<Record<string, string>>): string => JSON.stringify(Object.entries(labels));
 
 // ---- addresses ------------------------------------------------------------------------------------
 
@@ -82,8 +104,12 @@ export function hostCidr(ip: string): string | null {
   return null;
 }
 
-export const nodeCidrs = (n: GraphNode): string[] =>
-  [...new Set(n.addresses.map(hostCidr).filter((c): c is string => c !== null))].sort();
+export const nodeCidrs = (n: GraphNode): readonly string[] => derived(nodeCidrsOf, n, hostCidrs);
+
+const nodeCidrsOf = new WeakMap<GraphNode, readonly string[]>();
+
+const hostCidrs = (n: GraphNode): readonly string[] =>
+  Object.freeze([...new Set(n.addresses.map(hostCidr).filter((c): c is string => c !== null))].sort());
 
 // ---- who can present a mesh identity ---------------------------------------------------------------
 
@@ -94,7 +120,13 @@ const MESH_LABELS: Array<[string, string | null]> = [['security.istio.io/tlsMode
  * mesh's injection label, or when any of its own calls was seen in mTLS. Nodes, external and
  * unattributed callers never can.
  */
-export function meshedWorkloads(graph: Graph): Set<string> {
+export function meshedWorkloads(graph: Graph): ReadonlySet<string> {
+  return derived(meshedOf, graph, findMeshed);
+}
+
+const meshedOf = new WeakMap<Graph, ReadonlySet<string>>();
+
+function findMeshed(graph: Graph): ReadonlySet<string> {
   const out = new Set<string>();
   for (const n of graph.nodes) {
     if (n.kind !== 'workload') continue;
@@ -148,7 +180,7 @@ function toOp(c: EdgeCall, g: Granularity): Op | string {
 }
 
 /** Drops operations a wider one already allows (a port-only op covers its method/path ops). */
-function minimal(ops: Op[]): Op[] {
+function minimal(ops: readonly Op[]): Op[] {
   const keys = new Set(ops.map(opKey));
   const covered = (o: Op) =>
     (o.method !== null && keys.has(opKey({ ...o, method: null, path: null })))
@@ -159,7 +191,7 @@ function minimal(ops: Op[]): Op[] {
 }
 
 export interface Evidence {
-  callers: string[];
+  callers: readonly string[];
   count: number;
   lastSeen: string;
 }
@@ -177,8 +209,37 @@ export const describeEvidence = (e: Evidence): string => (e.count === 0
   ? `${e.callers.join(', ')}: not observed, allowed as infrastructure`
   : `observed: ${e.callers.join(', ')}; ${e.count} call${e.count === 1 ? '' : 's'}; last seen ${e.lastSeen}`);
 
-/** An edge's calls as minimal operations, with what had to be left out. */
-export function edgeOps(edge: GraphEdge, g: Granularity, calls: EdgeCall[] = edge.calls): { ops: Op[]; skips: Skip[]; evidence: Evidence } {
+export interface EdgeOps {
+  readonly ops: readonly Op[];
+  readonly skips: readonly Skip[];
+  readonly evidence: Readonly<Evidence>;
+}
+
+/**
+ * An edge's calls (all of them, or the ones a format keeps) as minimal operations, with what had
+ * to be left out. All of a frozen edge's calls at one granularity are kept: each format asks for
+ * every edge twice (ingress of its target, egress of its source), and formats agree on most.
+ */
+export function edgeOps(edge: GraphEdge, g: Granularity, calls: EdgeCall[] = edge.calls): EdgeOps {
+  if (!isEveryCall(edge, calls) || !Object.isFrozen(edge)) return opsOf(edge, g, calls);
+  let byGranularity = edgeOpsOf.get(edge);
+  if (byGranularity === undefined) edgeOpsOf.set(edge, (byGranularity = new Map()));
+  let r = byGranularity.get(g);
+  if (r === undefined) byGranularity.set(g, (r = opsOf(edge, g, calls)));
+  return r;
+}
+
+const edgeOpsOf = new WeakMap<GraphEdge, Map<Granularity, EdgeOps>>();
+
+/** Whether `calls` is the edge's whole list (a format's filter that kept everything makes a copy). */
+function isEveryCall(edge: GraphEdge, calls: EdgeCall[]): boolean {
+  if (calls === edge.calls) return true;
+  if (calls.length !== edge.calls.length) return false;
+  for (let i = 0; i < calls.length; i++) if (calls[i] !== edge.calls[i]) return false;
+  return true;
+}
+
+function opsOf(edge: GraphEdge, g: Granularity, calls: EdgeCall[]): EdgeOps {
   const ops: Op[] = [];
   const skips = new Map<string, number>();
   let count = 0;
@@ -190,11 +251,11 @@ export function edgeOps(edge: GraphEdge, g: Granularity, calls: EdgeCall[] = edg
     count += c.count;
     if (c.last_seen > last) last = c.last_seen;
   }
-  return {
-    ops: minimal(ops),
-    skips: [...skips].map(([reason, n]) => ({ reason, count: n })).sort((a, b) => a.reason.localeCompare(b.reason)),
-    evidence: { callers: [edge.source], count, lastSeen: last === '' ? edge.last_seen : last },
-  };
+  return Object.freeze({
+    ops: Object.freeze(minimal(ops)),
+    skips: Object.freeze([...skips].map(([reason, n]) => ({ reason, count: n })).sort((a, b) => a.reason.localeCompare(b.reason))),
+    evidence: Object.freeze({ callers: Object.freeze([edge.source]), count, lastSeen: last === '' ? edge.last_seen : last }),
+  });
 }
 
 // ---- grouping ---------------------------------------------------------------------------------------
@@ -203,14 +264,15 @@ export function edgeOps(edge: GraphEdge, g: Granularity, calls: EdgeCall[] = edg
 export interface PeerEntry<P> {
   key: string;
   peer: P;
-  ops: Op[];
+  ops: readonly Op[];
   evidence: Evidence;
 }
 
 export interface RuleGroup<P> {
   peers: P[];
-  ops: Op[];
-  evidence: Evidence;
+  ops: readonly Op[];
+  /** Made for the group, so its callers list is the group's own. */
+  evidence: Evidence & { callers: string[] };
 }
 
 /**
@@ -227,7 +289,7 @@ export function groupPeers<P>(entries: Array<PeerEntry<P>>): Array<RuleGroup<P>>
   }
   // Evidence is summed per group and its callers sorted once at the end: merging pairwise
   // re-sorted the caller list for every peer (quadratic for the DNS servers' thousands of clients).
-  const byOps = new Map<string, { keys: string[]; peers: P[]; ops: Op[]; callers: Set<string>; count: number; lastSeen: string }>();
+  const byOps = new Map<string, { keys: string[]; peers: P[]; ops: readonly Op[]; callers: Set<string>; count: number; lastSeen: string }>();
   for (const [key, e] of [...byPeer].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     if (e.ops.length === 0) continue;
     const k = e.ops.map(opKey).join('|');
@@ -258,7 +320,7 @@ export interface PortOps {
   paths: string[] | null;
 }
 
-export function crossProductSafe(ops: Op[]): PortOps[] {
+export function crossProductSafe(ops: readonly Op[]): PortOps[] {
   const out: PortOps[] = [];
   const byPort = new Map<string, Op[]>();
   for (const o of ops) {
@@ -300,16 +362,26 @@ export interface WorkloadView {
  * Workloads that policies are written for (in `namespaces` when given), sorted by id, with
  * their edges sorted by the other end. Edges to Service nodes are skipped: at workload level
  * the graph resolves Services to their backends, and a policy selects pods, not Services.
+ * A view holds all of its workload's edges whichever namespaces are asked for, so the views of
+ * some namespaces are those of all, filtered.
  */
-export function workloadViews(graph: Graph, namespaces?: string[]): WorkloadView[] {
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+export function workloadViews(graph: Graph, namespaces?: string[]): readonly WorkloadView[] {
+  const all = derived(viewsOf, graph, allViews);
+  if (namespaces === undefined || namespaces.length === 0) return all;
+  return all.filter((v) => namespaces.includes(v.node.namespace!));
+}
+
+const viewsOf = new WeakMap<Graph, readonly WorkloadView[]>();
+
+function allViews(graph: Graph): readonly WorkloadView[] {
+  const byId = nodesById(graph);
   const views = new Map<string, WorkloadView>();
   const view = (n: GraphNode) => {
     let v = views.get(n.id);
     if (!v) views.set(n.id, (v = { node: n, inbound: [], outbound: [] }));
     return v;
   };
-  const wanted = (n: GraphNode) => n.kind === 'workload' && n.namespace !== null && (namespaces === undefined || namespaces.length === 0 || namespaces.includes(n.namespace));
+  const wanted = (n: GraphNode) => n.kind === 'workload' && n.namespace !== null;
   for (const e of graph.edges) {
     const s = byId.get(e.source);
     const t = byId.get(e.target);
@@ -322,8 +394,17 @@ export function workloadViews(graph: Graph, namespaces?: string[]): WorkloadView
     v.inbound.sort((a, b) => (a.source.id < b.source.id ? -1 : 1));
     v.outbound.sort((a, b) => (a.target.id < b.target.id ? -1 : 1));
   }
-  return out;
+  return Object.freeze(out);
 }
+
+/** The graph's nodes by id. */
+export function nodesById(graph: Graph): ReadonlyMap<string, GraphNode> {
+  return derived(byIdOf, graph, indexNodes);
+}
+
+const indexNodes = (graph: Graph): ReadonlyMap<string, GraphNode> => new Map(graph.nodes.map((n) => [n.id, n]));
+
+const byIdOf = new WeakMap<Graph, ReadonlyMap<string, GraphNode>>();
 
 /**
  * Calls whose callee stayed a Service at workload level: only its ClusterIP was seen and it has
@@ -332,7 +413,7 @@ export function workloadViews(graph: Graph, namespaces?: string[]): WorkloadView
  * with egress rules, on the caller's own egress. Never silently dropped.
  */
 export function unresolvedServiceBlockers(graph: Graph, namespaces: string[] | undefined, withEgress: boolean): PolicyBlocker[] {
-  const byId = new Map(graph.nodes.map((n) => [n.id, n]));
+  const byId = nodesById(graph);
   const wanted = (ns: string | null) => ns !== null && (namespaces === undefined || namespaces.length === 0 || namespaces.includes(ns));
   const out: PolicyBlocker[] = [];
   for (const e of graph.edges) {
@@ -348,7 +429,7 @@ export function unresolvedServiceBlockers(graph: Graph, namespaces: string[] | u
 }
 
 /** Blockers for calls left out, one per (workload, reason). */
-export function skipBlockers(workload: string, caller: string, skips: Skip[]): PolicyBlocker[] {
+export function skipBlockers(workload: string, caller: string, skips: readonly Skip[]): PolicyBlocker[] {
   return skips.map((s) => ({ workload, callers: [caller], reason: `${s.count} call${s.count === 1 ? '' : 's'} left out: ${s.reason}` }));
 }
 
@@ -427,8 +508,8 @@ export function identityBlockerReason(source: GraphNode, calls: EdgeCall[]): str
 // ---- L3 peers (NetworkPolicy, Cilium) ----------------------------------------------------------------
 
 export type L3Peer =
-  | { kind: 'pod'; namespace: string; labels: Record<string, string> }
-  | { kind: 'cidr'; cidrs: string[]; isNode: boolean };
+  | { kind: 'pod'; namespace: string; labels: Readonly<Record<string, string>> }
+  | { kind: 'cidr'; cidrs: readonly string[]; isNode: boolean };
 
 /** How an L3/L4 policy names the other end of an edge, or why it cannot. */
 export function l3Peer(n: GraphNode): L3Peer | { kind: 'blocked'; reason: string } {
@@ -484,7 +565,7 @@ export function pathRegex(path: string): string {
  * DNS servers answer every pod that has DNS egress (all workloads policies are written for):
  * their ingress allows each of them on the DNS ports, observed in the window or not.
  */
-export function dnsClientEntries(self: WorkloadView, views: WorkloadView[], dns: DnsTarget[]): Array<PeerEntry<L3Peer>> {
+export function dnsClientEntries(self: WorkloadView, views: readonly WorkloadView[], dns: DnsTarget[]): Array<PeerEntry<L3Peer>> {
   if (!isDnsTarget(self.node, dns)) return [];
   const ports = [...new Set(dns.filter((d) => d.namespace === self.node.namespace).flatMap((d) => d.ports))];
   const ops: Op[] = ports.flatMap((port) => [{ port, transport: 'udp' as const, method: null, path: null }, { port, transport: 'tcp' as const, method: null, path: null }]);
