@@ -32,11 +32,22 @@ export function* iterateBucketCalls(db: Db, q: WindowQuery = {}): Generator<Buck
             security_reason, count, connections, bytes, first_seen_ms, last_seen_ms, credentials_in_plaintext
      FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
   ).raw(true).iterate(args) as IterableIterator<RawBucketCallRow>;
+  // The text columns repeat a few thousand values over all the rows (the benchmark store: 100,000
+  // rows), and the analyzer holds every row until its graph is built: one string per value, not
+  // one per row and column.
+  const seen = new Map<string, string>();
+  const one = <S extends string>(s: S): S => {
+    const had = seen.get(s);
+    if (had !== undefined) return had as S;
+    seen.set(s, s);
+    return s;
+  };
   for (const r of rows) {
     yield {
-      bucketMs: r[0], source: r[1], srcIp: r[2], dstIp: r[3], serviceIp: r[4], dstPort: r[5], transport: r[6], protocol: r[7],
-      method: r[8], path: r[9], host: r[10], sni: r[11], security: r[12], securityReason: r[13], count: r[14], connections: r[15],
-      bytes: r[16], firstSeenMs: r[17], lastSeenMs: r[18], credentialsInPlaintext: r[19],
+      bucketMs: r[0], source: one(r[1]), srcIp: one(r[2]), dstIp: one(r[3]), serviceIp: one(r[4]), dstPort: r[5], transport: one(r[6]),
+      protocol: one(r[7]), method: one(r[8]), path: one(r[9]), host: one(r[10]), sni: one(r[11]), security: one(r[12]),
+      securityReason: one(r[13]), count: r[14], connections: r[15], bytes: r[16], firstSeenMs: r[17], lastSeenMs: r[18],
+      credentialsInPlaintext: r[19],
     };
   }
 }
