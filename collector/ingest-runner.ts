@@ -20,8 +20,9 @@ export function heapLimitMb(maxFlows?: number, batchRows?: number): number {
   return 160 + Math.ceil((extraFlows * 300 + extraRows * 800) / 1048576);
 }
 
-// Measured on the 1 GiB synthetic capture: a 4 MiB young generation peaks ~15 MiB lower than 8 MiB
-// at the same speed (the ingest's short-lived objects die young either way); 16 MiB costs 20 MiB.
+// The young generation is kept small: the ingest's short-lived objects die young either way. On
+// the 1 GiB synthetic capture 4 and 8 MiB measured the same time and peak RSS within noise, while
+// 16 MiB cost ~20 MiB more RSS (docs/benchmarks.md).
 const YOUNG_GENERATION_MB = 4;
 
 export function runIngest(job: IngestJob, on: { progress?: (p: Progress) => void; outcome: (o: IngestOutcome) => void }): Promise<void> {
