@@ -511,8 +511,20 @@ export type L3Peer =
   | { kind: 'pod'; namespace: string; labels: Readonly<Record<string, string>> }
   | { kind: 'cidr'; cidrs: readonly string[]; isNode: boolean };
 
+type L3PeerOrBlocked = L3Peer | { kind: 'blocked'; reason: string };
+
 /** How an L3/L4 policy names the other end of an edge, or why it cannot. */
-export function l3Peer(n: GraphNode): L3Peer | { kind: 'blocked'; reason: string } {
+export function l3Peer(n: GraphNode): Readonly<L3PeerOrBlocked> {
+  return derived(l3PeerOf, n, peerOf);
+}
+
+const l3PeerOf = new WeakMap<GraphNode, Readonly<L3PeerOrBlocked>>();
+
+function peerOf(n: GraphNode): Readonly<L3PeerOrBlocked> {
+  return Object.freeze(describePeer(n));
+}
+
+function describePeer(n: GraphNode): L3PeerOrBlocked {
   if (n.kind === 'workload') {
     const labels = selectorLabels(n);
     if (labels === null || n.namespace === null || !isNamespaceName(n.namespace)) {
@@ -528,7 +540,12 @@ export function l3Peer(n: GraphNode): L3Peer | { kind: 'blocked'; reason: string
   return { kind: 'blocked', reason: `${n.id} is an address not in the inventory (${n.reason ?? 'unknown'}); pod addresses change, so it is not allowed by address: load a fresher inventory` };
 }
 
-export const l3PeerKey = (p: L3Peer): string => (p.kind === 'pod' ? `pod:${p.namespace}:${labelKey(p.labels)}` : `cidr:${p.cidrs.join(',')}`);
+/** A peer as one comparable string; kept for the peers l3Peer keeps (every edge of every format asks). */
+export const l3PeerKey = (p: L3Peer): string => derived(peerKeyOf, p, keyOfPeer);
+
+const peerKeyOf = new WeakMap<L3Peer, string>();
+
+const keyOfPeer = (p: L3Peer): string => (p.kind === 'pod' ? `pod:${p.namespace}:${labelKey(p.labels)}` : `cidr:${p.cidrs.join(',')}`);
 
 /** Whether a workload view's node is one of the DNS servers. */
 export function isDnsTarget(n: GraphNode, dns: DnsTarget[]): boolean {
