@@ -6,9 +6,9 @@ import { z } from 'zod';
 import type { CallSource } from '../collector/model.js';
 import { listTopControllers } from '../collector/store/analysis.js';
 import type { Db } from '../collector/store/db.js';
-import { attributionIndex, buildGraph } from './graph.js';
+import { attributionIndex, buildGraph, deepFreeze } from './graph.js';
 import type {
-  Blocker, BlockerKind, EdgeCall, GraphEdge, GraphNode, NamespaceReadiness, ReadinessReport, Verdict, WorkloadReadiness,
+  Blocker, BlockerKind, EdgeCall, Graph, GraphEdge, GraphNode, NamespaceReadiness, ReadinessReport, Verdict, WorkloadReadiness,
 } from './model.js';
 
 export interface ReadinessOptions {
@@ -111,11 +111,29 @@ function toBlockers(m: Map<BlockerKind, Tally>, isWarning: boolean): Blocker[] {
 const fmtDuration = (ms: number): string =>
   ms >= 864e5 ? `${+(ms / 864e5).toFixed(1)} d` : ms >= 36e5 ? `${+(ms / 36e5).toFixed(1)} h` : ms >= 6e4 ? `${+(ms / 6e4).toFixed(1)} min` : `${+(ms / 1e3).toFixed(1)} s`;
 
+/**
+ * The last report per graph: the readiness check and Istio's proposal ask for the same one, and
+ * on the benchmark store each check is about 0.45 s of CPU (docs/benchmarks.md, "The analyzer
+ * suite"). The graph stands for the store's content, the window and the trust domain
+ * (buildGraph's reuse, docs/decisions/003); the key holds the rest of the options. Frozen like
+ * the graph, since every caller gets the same object.
+ */
+const reports = new WeakMap<Graph, { key: string; report: ReadinessReport }>();
+
 export function checkReadiness(db: Db, options: ReadinessOptions): ReadinessReport {
   const opts = optionsSchema.parse(options);
-  const index = attributionIndex(db, opts.trustDomain);
   // The whole graph, not only the namespaces asked about: callers elsewhere decide readiness.
   const g = buildGraph(db, { level: 'workload', sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain });
+  const key = JSON.stringify([opts.namespaces ?? null, opts.minWindowMs]);
+  const had = reports.get(g);
+  if (had !== undefined && had.key === key) return had.report;
+  const report = deepFreeze(readinessOf(db, g, opts));
+  reports.set(g, { key, report });
+  return report;
+}
+
+function readinessOf(db: Db, g: Graph, opts: z.infer<typeof optionsSchema>): ReadinessReport {
+  const index = attributionIndex(db, opts.trustDomain);
   const nodes = new Map(g.nodes.map((n) => [n.id, n]));
   const inbound = new Map<string, GraphEdge[]>(), outbound = new Map<string, GraphEdge[]>();
   const push = (m: Map<string, GraphEdge[]>, k: string, e: GraphEdge) => { const l = m.get(k); if (l) l.push(e); else m.set(k, [e]); };
