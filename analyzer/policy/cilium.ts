@@ -4,8 +4,8 @@
 // DNS pods. Semantics and sources: docs/policies.md#cilium.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, mergeBlockers, selectorLabels, skipBlockers, unresolvedServiceBlockers,
-  workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
+  describeEvidence, infraNote, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Entries, l3Peer, mergeBlockers, selectorLabels, unresolvedServiceBlockers,
+  workloadViews, type L3Peer, type Op, type RuleGroup,
 } from './shared.js';
 
 const API = 'cilium.io/v2';
@@ -79,32 +79,8 @@ export const cilium: PolicyGenerator = {
       }
       const ns = self.namespace;
       const comments = [`trustmap: network access of ${id} (CiliumNetworkPolicy, L3/L4 and L7 HTTP, granularity ${opts.granularity})`];
-      const inEntries: Array<PeerEntry<L3Peer>> = [];
-      const notes: string[] = [];
-      for (const { edge, source } of v.inbound) {
-        const { ops, skips, evidence } = edgeOps(edge, opts.granularity);
-        blockers.push(...skipBlockers(id, source.id, skips));
-        const p = l3Peer(source);
-        if (p.kind === 'blocked') blockers.push({ workload: id, callers: [source.id], reason: p.reason });
-        else {
-          inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
-          const note = infraNote(source, edge.calls, 'allowed explicitly by the ingress rule for this caller') ?? opaqueNote(source, edge.calls, opts.granularity);
-          if (note !== null) notes.push(note);
-        }
-      }
-      inEntries.push(...(hasDns ? dnsClientEntries(v, clients, ctx.dns) : []));
-      const outEntries: Array<PeerEntry<L3Peer>> = [];
-      for (const { edge, target } of v.outbound) {
-        // DNS to the DNS pods is allowed by the DNS rule below, observed or not; their other
-        // ports (metrics, probes) still need a rule of their own.
-        const calls = hasDns && isDnsTarget(target, ctx.dns) ? edge.calls.filter((c) => !isDnsCall(c, target, ctx.dns)) : edge.calls;
-        if (calls.length === 0) continue;
-        const { ops, skips, evidence } = edgeOps(edge, opts.granularity, calls);
-        blockers.push(...skipBlockers(id, target.id, skips.map((s) => ({ ...s, reason: `egress: ${s.reason}` }))));
-        const p = l3Peer(target);
-        if (p.kind === 'blocked') blockers.push({ workload: id, callers: [target.id], reason: `egress blocked: ${p.reason}` });
-        else outEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence: { ...evidence, callers: [target.id] } });
-      }
+      const { inEntries, outEntries, notes } = l3Entries(v, clients, ctx.dns, opts.granularity, blockers,
+        (source, calls) => infraNote(source, calls, 'allowed explicitly by the ingress rule for this caller') ?? opaqueNote(source, calls, opts.granularity));
       const ingress = rules(groupPeers(inEntries), 'from', comments, 'ingress rule');
       const egress = rules(groupPeers(outEntries), 'to', comments, 'egress rule');
       for (const d of ctx.dns) {

@@ -4,8 +4,8 @@
 // cluster's DNS pods, and a default-deny per namespace. L4 only: methods and paths cannot be said.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, dnsClientEntries, edgeOps, infraNote, isDnsCall, groupPeers, isDnsTarget, k8sName, l3Peer, l3PeerKey, l4Granularity, mergeBlockers, selectorLabels,
-  skipBlockers, unresolvedServiceBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type PeerEntry, type RuleGroup,
+  describeEvidence, infraNote, groupPeers, isDnsTarget, k8sName, l3Entries, l3Peer, l4Granularity, mergeBlockers, selectorLabels,
+  unresolvedServiceBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type RuleGroup,
 } from './shared.js';
 
 const API = 'networking.k8s.io/v1';
@@ -64,33 +64,8 @@ export const netpol: PolicyGenerator = {
       const ns = self.namespace;
       namespaces.add(ns);
       const comments = [`trustmap: network access of ${id} (NetworkPolicy, L4: ports only)`];
-      const inEntries: Array<PeerEntry<L3Peer>> = [];
-      const infra: string[] = [];
-      for (const { edge, source } of v.inbound) {
-        const { ops, skips, evidence } = edgeOps(edge, g);
-        blockers.push(...skipBlockers(id, source.id, skips));
-        const p = l3Peer(source);
-        if (p.kind === 'blocked') blockers.push({ workload: id, callers: [source.id], reason: p.reason });
-        else {
-          inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
-          const note = infraNote(source, edge.calls, 'allowed explicitly by the ingress rule for this caller');
-          if (note !== null) infra.push(note);
-        }
-      }
-      inEntries.push(...(hasDns ? dnsClientEntries(v, clients, ctx.dns) : []));
-      const outEntries: Array<PeerEntry<L3Peer>> = [];
-      for (const { edge, target } of v.outbound) {
-        // DNS to the DNS pods is allowed by the rule below, observed or not.
-        // DNS to the DNS pods is allowed by the DNS rule below, observed or not; their other
-        // ports (metrics, probes) still need a rule of their own.
-        const calls = hasDns && isDnsTarget(target, ctx.dns) ? edge.calls.filter((c) => !isDnsCall(c, target, ctx.dns)) : edge.calls;
-        if (calls.length === 0) continue;
-        const { ops, skips, evidence } = edgeOps(edge, g, calls);
-        blockers.push(...skipBlockers(id, target.id, skips.map((s) => ({ ...s, reason: `egress: ${s.reason}` }))));
-        const p = l3Peer(target);
-        if (p.kind === 'blocked') blockers.push({ workload: id, callers: [target.id], reason: `egress blocked: ${p.reason}` });
-        else outEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence: { ...evidence, callers: [target.id] } });
-      }
+      const { inEntries, outEntries, notes } = l3Entries(v, clients, ctx.dns, g, blockers,
+        (source, calls) => infraNote(source, calls, 'allowed explicitly by the ingress rule for this caller'));
       const ingress = rules(groupPeers(inEntries), 'from', comments, 'ingress rule');
       const egress = rules(groupPeers(outEntries), 'to', comments, 'egress rule');
       if (hasDns) {
@@ -104,7 +79,7 @@ export const netpol: PolicyGenerator = {
       } else {
         blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress is left open; load an inventory' });
       }
-      comments.push(...infra);
+      comments.push(...notes);
       // DNS servers forward to upstream resolvers and watch the API server over long-lived
       // connections a capture rarely sees start: restricting their egress from a recording would
       // break name resolution for everyone.

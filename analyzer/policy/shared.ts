@@ -595,5 +595,52 @@ export function dnsClientEntries(self: WorkloadView, views: readonly WorkloadVie
   return out;
 }
 
+export interface L3Entries {
+  inEntries: Array<PeerEntry<L3Peer>>;
+  outEntries: Array<PeerEntry<L3Peer>>;
+  /** What the comments should say about allowed callers, in caller order. */
+  notes: string[];
+}
+
+/**
+ * One workload's peers for the L3/L4 formats (NetworkPolicy, Cilium): its observed callers, the
+ * DNS clients when it is a DNS server, and its observed callees except DNS to the DNS pods (which
+ * gets a rule of its own, observed or not; their other ports, such as metrics and probes, still
+ * count). Peers that cannot be named, and operations that cannot be said, become blockers in
+ * `blockers`. `note` gives a comment about an allowed caller, or null.
+ */
+export function l3Entries(
+  v: WorkloadView, clients: readonly WorkloadView[], dns: DnsTarget[], g: Granularity, blockers: PolicyBlocker[],
+  note: (source: GraphNode, calls: EdgeCall[]) => string | null,
+): L3Entries {
+  const id = v.node.id;
+  const hasDns = dns.length > 0;
+  const inEntries: Array<PeerEntry<L3Peer>> = [];
+  const notes: string[] = [];
+  for (const { edge, source } of v.inbound) {
+    const { ops, skips, evidence } = edgeOps(edge, g);
+    blockers.push(...skipBlockers(id, source.id, skips));
+    const p = l3Peer(source);
+    if (p.kind === 'blocked') blockers.push({ workload: id, callers: [source.id], reason: p.reason });
+    else {
+      inEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence });
+      const n = note(source, edge.calls);
+      if (n !== null) notes.push(n);
+    }
+  }
+  if (hasDns) inEntries.push(...dnsClientEntries(v, clients, dns));
+  const outEntries: Array<PeerEntry<L3Peer>> = [];
+  for (const { edge, target } of v.outbound) {
+    const calls = hasDns && isDnsTarget(target, dns) ? edge.calls.filter((c) => !isDnsCall(c, target, dns)) : edge.calls;
+    if (calls.length === 0) continue;
+    const { ops, skips, evidence } = edgeOps(edge, g, calls);
+    blockers.push(...skipBlockers(id, target.id, skips.map((s) => ({ ...s, reason: `egress: ${s.reason}` }))));
+    const p = l3Peer(target);
+    if (p.kind === 'blocked') blockers.push({ workload: id, callers: [target.id], reason: `egress blocked: ${p.reason}` });
+    else outEntries.push({ key: l3PeerKey(p), peer: p, ops, evidence: { ...evidence, callers: [target.id] } });
+  }
+  return { inEntries, outEntries, notes };
+}
+
 /** System namespaces get no namespace-wide default deny unless asked for by name. */
 export const SYSTEM_NAMESPACES = new Set(['kube-system', 'kube-public', 'kube-node-lease']);
