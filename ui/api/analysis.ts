@@ -6,18 +6,9 @@ import type { Db } from '../../collector/store/db.js';
 import { buildGraph } from '../../analyzer/graph.js';
 import { POLICY_FORMATS, policyOptionsSchema, proposePolicies } from '../../analyzer/policy/index.js';
 import { HttpProblem } from './problem.js';
-import { checkReadiness } from '../../analyzer/readiness.js';
+import { checkReadiness, type ReadinessOptions } from '../../analyzer/readiness.js';
 import type { SimulationReport } from '../../analyzer/simulate/model.js';
 import { simulateWorkload } from '../../analyzer/simulate/simulate.js';
-
-export interface ReadinessOptions {
-  namespaces?: string[];
-  minWindowMs: number;
-  sinceMs?: number;
-  untilMs?: number;
-  nowMs?: number;
-  trustDomain?: string;
-}
 
 export interface PolicyOptions {
   format: string;
@@ -28,6 +19,8 @@ export interface PolicyOptions {
   namespaces?: string[];
   sinceMs?: number;
   untilMs?: number;
+  /** The window readiness needs before PeerAuthentication goes STRICT (serve's --min-window). */
+  minWindowMs?: number;
 }
 
 export interface PolicySet {
