@@ -2,7 +2,7 @@
 // the aggregation key, run inside the ingest's transaction (captures.ts); nothing here runs per
 // packet.
 import type { Db } from './db.js';
-import { keyHash } from './key-hash.js';
+import { keyHash, keyHashAfter } from './key-hash.js';
 import type { AggRow } from '../aggregate.js';
 import type { CallSource, Direction, Protocol, Security, Transport } from '../model.js';
 
@@ -37,7 +37,7 @@ export class CallWriter {
     const up = this.upsert;
     for (const r of rows) {
       const k = r.key;
-      const [hi, lo] = keyHash(r.keyString);
+      const [hi, lo] = r.edgeRows !== null ? keyHashAfter(r.edgeRows.hashPrefix, r.rest) : keyHash(r.keyString);
       // Positional parameters: binding 29 named ones from an object costs several times more.
       up.run(hi, lo, k.bucketMs, k.source, k.node, k.srcIp, k.dstIp, k.serviceIp, k.dstPort, k.transport,
         k.protocol, k.method, k.path, k.host, k.sni, k.alpn, k.security, k.securityReason, k.direction,

@@ -8,7 +8,7 @@
 // share the 5-tuple and the sequence number, so sequence accounting counts their bytes and
 // requests once; the two NAT views are linked by the endpoint they share and the sequence number
 // of their first packet. docs/tracking.md explains the rules.
-import { bucketOf, edgePart, SEP, type AggRow, type Aggregator } from '../aggregate.js';
+import { bucketOf, edgePart, restKey, type AggRow, type Aggregator, type EdgeRows } from '../aggregate.js';
 import type { AppRequest, AppSink, CertificateInfo, ConnectionInspector, ConnectionVerdict, DnsMessage, InspectorFactory } from '../inspect/contract.js';
 import type { CallKey, CallSource, Direction, Protocol, Security } from '../model.js';
 import { u32be } from '../sources/pcap/bytes.js';
@@ -84,8 +84,8 @@ class ConnExtra implements AppSink {
   first: AggRow | null = null;
   /** Rows of requests awaiting a response, oldest first (pipelining, HTTP/2 streams). */
   awaiting: AggRow[] = [];
-  /** The key part fixed for this connection (endpoints, port, direction); reset when they change. */
-  edge: string | null = null;
+  /** The path folder's edge id, built at the first request; reset when the endpoints change. */
+  pathEdge: string | null = null;
   verdict: ConnectionVerdict | null = null;
   dnsQueries = 0;
   dnsResponses = 0;
@@ -124,6 +124,12 @@ export class Tracker {
   private readonly flows = new KeyTable(4096);
   private readonly links = new KeyTable(4096);
   private readonly udpSink = new DatagramSink(this);
+  /** The aggregator's EdgeRows by connection endpoints in integers (client, server, port and
+   *  protocol and direction, alternate server), so a connection's edge string is built once per
+   *  batch and edge, not per call. Cleared when the aggregator starts a new batch. */
+  private readonly edgeIndex = new KeyTable(1024);
+  private readonly edgeList: EdgeRows[] = [];
+  private edgeBatch = 0;
 
   // Per-slot connection state.
   private cap = 0;
@@ -468,7 +474,7 @@ export class Tracker {
   /** The endpoints of a connection changed: cached key parts must be rebuilt. */
   private forgetEdge(c: number): void {
     const ex = this.extras[c];
-    if (ex !== null) ex.edge = null;
+    if (ex !== null) ex.pathEdge = null;
   }
 
   private swapRoles(c: number): void {
@@ -537,31 +543,41 @@ export class Tracker {
     };
   }
 
-  /** The live aggregation row for a call on connection c (same string as aggregate.keyString()). */
-  private rowFor(c: number, ex: ConnExtra | null, tsMs: number, protocol: Protocol, method: string, path: string,
-    host: string, sni: string, alpn: string, security: Security, securityReason: string): AggRow {
-    let edge = ex?.edge ?? null;
-    if (edge === null) {
-      const k = this.makeKey(c, 0, protocol, '', '', '', '', '', security, '');
-      edge = edgePart(k);
-      if (ex !== null) ex.edge = edge;
+  /** The aggregator's rows for connection c's edge (the key part fixed for the connection). */
+  private edgeOf(c: number): EdgeRows {
+    if (this.edgeBatch !== this.agg.batch) {
+      this.edgeIndex.clear();
+      this.edgeList.length = 0;
+      this.edgeBatch = this.agg.batch;
     }
+    const cli = this.cliAddr[c], srv = this.srvAddr[c], alt = this.altAddr[c];
+    const portProtoDir = this.srvPort[c] | (this.proto[c] << 16) | ((this.state[c] & INFERRED) !== 0 ? 1 << 24 : 0);
+    const i = this.edgeIndex.get(cli, srv, portProtoDir, alt);
+    if (i >= 0) return this.edgeList[i];
+    const e = this.agg.edgeRows(edgePart(this.makeKey(c, 0, 'tcp', '', '', '', '', '', 'unknown', '')));
+    this.edgeIndex.set(cli, srv, portProtoDir, alt, this.edgeList.length);
+    this.edgeList.push(e);
+    return e;
+  }
+
+  /** The live aggregation row for a call on connection c (its key string is aggregate.keyString()'s). */
+  private rowFor(c: number, tsMs: number, protocol: Protocol, method: string, path: string,
+    host: string, sni: string, alpn: string, security: Security, securityReason: string): AggRow {
+    const e = this.edgeOf(c);
     const bucketMs = bucketOf(tsMs);
-    const ks = edge + SEP + bucketMs + SEP + protocol + SEP + method + SEP + path + SEP + host + SEP + sni
-      + SEP + alpn + SEP + security + SEP + securityReason;
-    const row = this.agg.get(ks);
-    if (row !== undefined) return row;
-    return this.agg.row(ks, this.makeKey(c, bucketMs, protocol, method, path, host, sni, alpn, security, securityReason));
+    const rest = restKey(bucketMs, protocol, method, path, host, sni, alpn, security, securityReason);
+    return this.agg.find(e, rest)
+      ?? this.agg.create(e, rest, this.makeKey(c, bucketMs, protocol, method, path, host, sni, alpn, security, securityReason));
   }
 
   onRequest(ex: ConnExtra, req: AppRequest): void {
     const c = ex.slot;
-    const edgeId = `${this.cliAddr[c]}>${this.srvAddr[c]}:${this.srvPort[c]}`;
+    const edgeId = ex.pathEdge ??= `${this.cliAddr[c]}>${this.srvAddr[c]}:${this.srvPort[c]}`;
     const path = this.opts.templatePath(edgeId, req.target);
     // The inspector's own reason ("cleartext http/1", "cleartext h2c", "cleartext h2c upgrade").
     const ins = this.inspectors[c];
     const reason = ins !== null ? ins.verdict().securityReason : req.protocol === 'http' ? 'cleartext http/1' : 'cleartext h2c';
-    const row = this.rowFor(c, ex, this.now, req.protocol, req.method, path, req.host, '', '', 'plaintext', reason);
+    const row = this.rowFor(c, this.now, req.protocol, req.method, path, req.host, '', '', 'plaintext', reason);
     row.count++;
     row.seen(this.now, this.now);
     if (req.hasCredentials) row.credentialsInPlaintext = 1;
@@ -572,8 +588,8 @@ export class Tracker {
   onResponse(ex: ConnExtra, status: number): void {
     const asked = ex.awaiting.shift();
     if (asked === undefined) return;
-    // The row may have been flushed since the request: row() returns the live one.
-    this.agg.row(asked.keyString, asked.key).status(status);
+    // The row may have been flushed since the request: live() returns its successor.
+    this.agg.live(asked).status(status);
   }
 
   onDns(msg: DnsMessage): void {
@@ -613,19 +629,19 @@ export class Tracker {
     let row: AggRow;
     if (ex !== null && ex.first !== null) {
       // HTTP: requests were counted as they came; the connection and its bytes join the first.
-      row = this.agg.row(ex.first.keyString, ex.first.key);
+      row = this.agg.live(ex.first);
     } else if (this.proto[c] === UDP) {
       const isDns = this.isDns[c] === 1;
       row = isDns
-        ? this.rowFor(c, null, first, 'dns', '', '', '', '', '', 'plaintext', 'cleartext dns')
-        : this.rowFor(c, null, first, 'udp', '', '', '', '', '', 'unknown', 'unrecognised datagram');
+        ? this.rowFor(c, first, 'dns', '', '', '', '', '', 'plaintext', 'cleartext dns')
+        : this.rowFor(c, first, 'udp', '', '', '', '', '', 'unknown', 'unrecognised datagram');
       row.count += isDns ? (this.dnsQueries[c] > 0 ? this.dnsQueries[c] : this.dnsAnswers[c]) : 1;
     } else {
       const v = ex?.verdict;
       const protocol: Protocol = v?.protocol ?? 'tcp';
       row = v
-        ? this.rowFor(c, ex, first, protocol, '', '', '', v.sni, v.alpn, v.security, v.securityReason)
-        : this.rowFor(c, ex, first, protocol, '', '', '', '', '', 'unknown', 'no payload classified');
+        ? this.rowFor(c, first, protocol, '', '', '', v.sni, v.alpn, v.security, v.securityReason)
+        : this.rowFor(c, first, protocol, '', '', '', '', '', 'unknown', 'no payload classified');
       row.count += protocol === 'dns' && ex ? (ex.dnsQueries > 0 ? ex.dnsQueries : ex.dnsResponses) : 1;
     }
     row.connections++;
