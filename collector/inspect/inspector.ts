@@ -262,34 +262,39 @@ class Inspector implements ConnectionInspector {
   }
 
   verdict(): ConnectionVerdict {
-    const plain = (protocol: Protocol, reason: string): ConnectionVerdict => ({
-      protocol,
-      security: 'plaintext',
-      securityReason: reason,
-      sni: '',
-      alpn: '',
-    });
     switch (this.mode) {
       case HTTP1:
-        if (this.h2 !== null && this.h2.requests + this.h2.responses > 0) {
-          return plain(this.h2.isGrpc ? 'grpc' : 'http2', 'cleartext h2c upgrade');
-        }
-        return plain('http', 'cleartext http/1');
+        if (this.h2 !== null && this.h2.requests + this.h2.responses > 0) return this.h2.isGrpc ? GRPC_H2C_UPGRADE : HTTP2_H2C_UPGRADE;
+        return HTTP1_PLAIN;
       case HTTP2:
-        return plain(this.h2!.isGrpc ? 'grpc' : 'http2', 'cleartext h2c');
+        return this.h2!.isGrpc ? GRPC_H2C : HTTP2_H2C;
       case TLS:
         return this.tls!.verdict();
       case DNS:
-        return plain('dns', 'cleartext dns');
+        return DNS_PLAIN;
       case RESP:
-        return plain('tcp', 'cleartext redis resp');
+        return RESP_PLAIN;
       case OPAQUE:
-        return { protocol: 'tcp', security: 'unknown', securityReason: 'unrecognised protocol', sni: '', alpn: '' };
+        return OPAQUE_UNKNOWN;
       default:
-        return { protocol: 'tcp', security: 'unknown', securityReason: 'no payload classified', sni: '', alpn: '' };
+        return NOT_CLASSIFIED;
     }
   }
 }
+
+// The verdicts that depend on the mode alone, made once: the tracker asks for the verdict at
+// every HTTP request (its security reason), not only at the end of a connection.
+const plain = (protocol: Protocol, reason: string): ConnectionVerdict =>
+  Object.freeze({ protocol, security: 'plaintext', securityReason: reason, sni: '', alpn: '' });
+const HTTP1_PLAIN = plain('http', 'cleartext http/1');
+const HTTP2_H2C_UPGRADE = plain('http2', 'cleartext h2c upgrade');
+const GRPC_H2C_UPGRADE = plain('grpc', 'cleartext h2c upgrade');
+const HTTP2_H2C = plain('http2', 'cleartext h2c');
+const GRPC_H2C = plain('grpc', 'cleartext h2c');
+const DNS_PLAIN = plain('dns', 'cleartext dns');
+const RESP_PLAIN = plain('tcp', 'cleartext redis resp');
+const OPAQUE_UNKNOWN: ConnectionVerdict = Object.freeze({ protocol: 'tcp', security: 'unknown', securityReason: 'unrecognised protocol', sni: '', alpn: '' });
+const NOT_CLASSIFIED: ConnectionVerdict = Object.freeze({ protocol: 'tcp', security: 'unknown', securityReason: 'no payload classified', sni: '', alpn: '' });
 
 export const createInspector: InspectorFactory = (sink, serverPort) => new Inspector(sink, serverPort);
 

@@ -45,6 +45,9 @@ export const LINKERD_ALPN = 'transport.l5d.io/v1';
 /** linkerd2-proxy dials with SNI = the server's identity, NAME.NS.serviceaccount.identity.linkerd.TRUST_DOMAIN. */
 const LINKERD_SNI = '.serviceaccount.identity.linkerd.';
 
+/** The reasons of reason() that mean mutual TLS; every other one means one-way TLS. */
+const MTLS_REASONS = new Set(['tls1.2 client certificate', 'istio mtls alpn', 'istio mtls sni', 'linkerd mtls alpn', 'linkerd mtls sni']);
+
 /** One direction's record layer. */
 class TlsDirection {
   readonly hdr = new Uint8Array(5);
@@ -103,13 +106,21 @@ export class TlsAnalyzer {
       }
       const n = Math.min(d.recLeft, end - i);
       if (d.recType === CT_HANDSHAKE) {
-        if (!d.hs.append(buf, i, i + n)) {
-          this.fail('tls handshake too large');
-          return;
-        }
+        const from = i;
         d.recLeft -= n;
         i += n;
-        this.messages(d, fromClient);
+        if (d.hs.length === 0) {
+          // The common case, whole messages in one record and chunk: read where they are, and
+          // only an incomplete tail is copied (it fits: a record is far below MAX_HANDSHAKE).
+          const used = this.messages(buf, from, i, fromClient);
+          if (used < n) d.hs.append(buf, from + used, i);
+        } else {
+          if (!d.hs.append(buf, from, i)) {
+            this.fail('tls handshake too large');
+            return;
+          }
+          d.hs.consume(this.messages(d.hs.bytes, 0, d.hs.length, fromClient));
+        }
       } else {
         d.recLeft -= n;
         i += n;
@@ -126,22 +137,22 @@ export class TlsAnalyzer {
     if (this.c.isEncrypted && this.s.isEncrypted) this.isDone = true;
   }
 
-  private messages(d: TlsDirection, fromClient: boolean): void {
-    const b = d.hs.bytes;
-    let p = 0;
-    while (d.hs.length - p >= 4) {
+  /** Reads the whole handshake messages in b[start, end); returns the bytes they took. */
+  private messages(b: Uint8Array, start: number, end: number, fromClient: boolean): number {
+    let p = start;
+    while (end - p >= 4) {
       const type = b[p];
       const len = (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3];
       if (len > MAX_HANDSHAKE - 4) {
         this.fail('tls handshake too large');
-        return;
+        break;
       }
-      if (d.hs.length - p < 4 + len) break;
+      if (end - p < 4 + len) break;
       this.message(type, b, p + 4, p + 4 + len, fromClient);
       p += 4 + len;
       if (this.isDone) break;
     }
-    d.hs.consume(p);
+    return p - start;
   }
 
   private message(type: number, b: Uint8Array, start: number, end: number, fromClient: boolean): void {
@@ -277,26 +288,30 @@ export class TlsAnalyzer {
   /** The security verdict, in the order of docs/inspection.md's table. */
   verdict(): ConnectionVerdict {
     const alpn = this.selectedAlpn !== '' ? this.selectedAlpn : this.offeredAlpn.join(',');
-    const base = { protocol: 'tls' as const, sni: this.sni, alpn };
+    const reason = this.reason();
+    return { protocol: 'tls', security: MTLS_REASONS.has(reason) ? 'mtls' : 'tls', securityReason: reason, sni: this.sni, alpn };
+  }
+
+  /** Why the verdict is what it is: the first matching row of docs/inspection.md's table. */
+  private reason(): string {
     const isTls12 = this.sawServerHello && this.version !== 0 && this.version <= 0x0303;
-    if (isTls12 && this.clientCerts > 0) return { ...base, security: 'mtls', securityReason: 'tls1.2 client certificate' };
+    if (isTls12 && this.clientCerts > 0) return 'tls1.2 client certificate';
     for (const id of this.offeredAlpn) {
-      if (ISTIO_ALPN.includes(id)) return { ...base, security: 'mtls', securityReason: 'istio mtls alpn' };
+      if (ISTIO_ALPN.includes(id)) return 'istio mtls alpn';
     }
-    if (ISTIO_SNI.test(this.sni)) return { ...base, security: 'mtls', securityReason: 'istio mtls sni' };
-    if (this.offeredAlpn.includes(LINKERD_ALPN)) return { ...base, security: 'mtls', securityReason: 'linkerd mtls alpn' };
-    if (this.sni.includes(LINKERD_SNI)) return { ...base, security: 'mtls', securityReason: 'linkerd mtls sni' };
+    if (ISTIO_SNI.test(this.sni)) return 'istio mtls sni';
+    if (this.offeredAlpn.includes(LINKERD_ALPN)) return 'linkerd mtls alpn';
+    if (this.sni.includes(LINKERD_SNI)) return 'linkerd mtls sni';
     if (isTls12) {
-      const reason = this.certRequested
+      return this.certRequested
         ? this.clientCerts === 0
           ? 'tls1.2 certificate requested, none sent'
           : 'tls1.2 certificate requested, reply not seen'
         : 'tls1.2 no client certificate';
-      return { ...base, security: 'tls', securityReason: reason };
     }
-    if (this.version === 0x0304) return { ...base, security: 'tls', securityReason: 'tls1.3, no client cert visible' };
-    if (this.sawServerHello) return { ...base, security: 'tls', securityReason: `tls version 0x${this.version.toString(16)}` };
-    return { ...base, security: 'tls', securityReason: 'tls, server hello not seen' };
+    if (this.version === 0x0304) return 'tls1.3, no client cert visible';
+    if (this.sawServerHello) return `tls version 0x${this.version.toString(16)}`;
+    return 'tls, server hello not seen';
   }
 }
 
