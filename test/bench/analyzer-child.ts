@@ -2,7 +2,7 @@
 // alone: the workload graph, the readiness check and the policy proposals in every format, each
 // called the way the CLI and the UI call them (store in, result out). Prints one JSON line
 // (ChildReport) on stdout; test/bench/analyzer.ts starts it and reads that line.
-//   node --import tsx test/bench/analyzer-child.ts STORE.db
+//   node dist/test/bench/analyzer-child.js STORE.db   (the suite strips the types into dist/ first)
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { openStore } from '../../collector/store/db.js';

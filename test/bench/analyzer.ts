@@ -1,13 +1,14 @@
 // The analyzer benchmark (issue 6): on a synthetic store of 5,000 workloads in 200 namespaces and
 // 100,000 call rows over 7 days (test/bench/synth-store.ts, generated once and cached), run the
 // workload graph, the readiness check and the policy proposals in all four formats in a fresh
-// process (test/bench/analyzer-child.ts), --runs times. Each run reports every step's time and the
+// process (test/bench/analyzer-child.ts, run as JavaScript against dist/ like the CLI), --runs times. Each run reports every step's time and the
 // process's peak RSS; the suite prints medians and the spread, checks the results against the
 // store's ground truth, and compares with the targets. docs/benchmarks.md keeps the results.
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { transformSync } from 'esbuild';
 import { z } from 'zod';
 import type { ChildReport } from './analyzer-child.js';
 import { describeMachine, measure, median, table, type BenchSuite, type SuiteOutcome } from './measure.js';
@@ -15,6 +16,10 @@ import { cachedStore, ISSUE_6_SHAPE, type StoreShape, type StoreTruth } from './
 
 const OUT_DIR = 'test/bench/out';
 const CHILD = 'test/bench/analyzer-child.ts';
+// The child as JavaScript inside dist/, so its relative imports reach the compiled analyzer the
+// CLI and the server run, and the process carries no TypeScript loader: tsx's loader thread was
+// 35-40 MiB of the peak RSS (measured 2026-11-23, docs/benchmarks.md).
+const CHILD_JS = 'dist/test/bench/analyzer-child.js';
 
 /** Issue 6's targets: all six steps together, and the process's peak resident set. */
 const TARGETS = { totalMs: 2000, peakRssMiB: 400 };
@@ -29,9 +34,10 @@ const optionsSchema = z.object({
   seed: z.coerce.number().int().min(0),
   runs: z.coerce.number().int().min(1),
   maxOldSpace: z.coerce.number().int().min(16).optional(),
+  isBuild: z.boolean(),
 });
 
-function options(argv: string[]): StoreShape & { runs: number; maxOldSpace?: number } {
+function options(argv: string[]): StoreShape & { runs: number; maxOldSpace?: number; isBuild: boolean } {
   const { values } = parseArgs({
     args: argv,
     strict: true,
@@ -46,9 +52,11 @@ function options(argv: string[]): StoreShape & { runs: number; maxOldSpace?: num
       // it from the machine's memory and collects lazily: the peak RSS then says more about V8's
       // heuristics than about what the analysis keeps alive.
       'max-old-space': { type: 'string' },
+      // Measure dist/ as it is (built by hand, or by an earlier suite of the same run).
+      'no-build': { type: 'boolean', default: false },
     },
   });
-  const r = optionsSchema.safeParse({ ...values, maxOldSpace: values['max-old-space'] });
+  const r = optionsSchema.safeParse({ ...values, maxOldSpace: values['max-old-space'], isBuild: !values['no-build'] });
   if (!r.success) throw new Error(r.error.issues.map((i) => `--${i.path.join('.')}: ${i.message}`).join('; '));
   return r.data;
 }
@@ -73,6 +81,13 @@ function verify(report: ChildReport, truth: StoreTruth): string[] {
   return checks.filter(([, got, want]) => got !== want).map(([what, got, want]) => `${what}: analyzer ${got ?? 'n/a'}, store ${want}`);
 }
 
+/** The child's TypeScript stripped to JavaScript (one file, imports unchanged) at CHILD_JS. */
+function compileChild(): void {
+  const { code } = transformSync(readFileSync(CHILD, 'utf8'), { loader: 'ts', format: 'esm', target: 'es2022', sourcefile: CHILD });
+  mkdirSync(join(CHILD_JS, '..'), { recursive: true });
+  writeFileSync(CHILD_JS, code);
+}
+
 async function run(argv: string[]): Promise<SuiteOutcome> {
   const o = options(argv);
   const machine = describeMachine();
@@ -80,6 +95,12 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   say(`analyzer benchmark: ${machine.nproc} cpu (${machine.cpu}), ${machine.memGiB} GiB, node ${machine.node}, ${machine.date}, `
     + `commit ${machine.commit}${dirty !== '' ? ' with uncommitted changes in analyzer/ or collector/' : ''}`);
   if (o.maxOldSpace !== undefined) say(`child heap: --max-old-space-size=${o.maxOldSpace}`);
+  if (o.isBuild) {
+    say('npm run build ...');
+    const b = spawnSync('npm', ['run', '--silent', 'build'], { encoding: 'utf8' });
+    if (b.status !== 0) throw new Error(`npm run build failed:\n${b.stdout}${b.stderr}`);
+  }
+  compileChild();
   const t0 = performance.now();
   const { file, truth, isReused } = cachedStore(OUT_DIR, o);
   say(`${isReused ? 'reusing' : `generated (${((performance.now() - t0) / 1000).toFixed(1)} s)`} ${file}: ${truth.workloads} workloads `
@@ -91,7 +112,7 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   let checksFailed = 0;
   for (let k = 0; k < o.runs; k++) {
     const heap = o.maxOldSpace !== undefined ? [`--max-old-space-size=${o.maxOldSpace}`] : [];
-    const s = await measure({ cmd: process.execPath, args: [...heap, '--import', 'tsx', CHILD, file], stdout: 'capture' });
+    const s = await measure({ cmd: process.execPath, args: [...heap, CHILD_JS, file], stdout: 'capture' });
     if (s.exitCode !== 0) throw new Error(`${CHILD} failed (exit ${s.exitCode}): ${s.stderr.trim()}`);
     const report = JSON.parse(s.stdout.trim().split('\n').pop() ?? '') as ChildReport;
     reports.push(report);
@@ -117,7 +138,7 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   rows.push(['all six steps', fmt(median(total)), spread(total), fmt(median(reports.map((r) => r.totalCpuMs)))]);
   say('');
   say(table(['step', 'median ms', 'min–max ms', 'median CPU ms'], rows));
-  say(`peak RSS: median ${fmt(median(rss))} MiB (${spread(rss)}); of which ${fmt(median(base))} MiB before the first step (node, tsx, modules)`);
+  say(`peak RSS: median ${fmt(median(rss))} MiB (${spread(rss)}); of which ${fmt(median(base))} MiB before the first step (node, modules)`);
   const targets: Array<[string, boolean, string]> = [
     [`graph + readiness + 4 policy formats < ${TARGETS.totalMs} ms`, median(total) < TARGETS.totalMs, `median ${fmt(median(total))} ms`],
     [`peak RSS < ${TARGETS.peakRssMiB} MiB`, Math.max(...rss) < TARGETS.peakRssMiB, `at most ${fmt(Math.max(...rss))} MiB`],
