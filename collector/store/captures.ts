@@ -1,5 +1,6 @@
 // The record of each ingested input: identity (sha256 and a cheap fingerprint), tallies, status.
 import type { Db } from './db.js';
+import { currentOwner, INTERRUPTED, isOwnerGone } from '../capture-owner.js';
 import type { CallSource, CaptureStatus, IngestStats } from '../model.js';
 
 export interface CaptureRecord {
@@ -19,21 +20,27 @@ export interface CaptureRecord {
   finishedAt: string | null;
   /** Packets the kernel (or tcpdump) dropped during a live capture; null for files. */
   dropped: number | null;
+  /** Why a capture failed. */
+  error: string | null;
 }
 
 interface CaptureDbRow {
   id: number; source: CallSource; name: string; node: string; sha256: string | null;
   fingerprint: string | null; size_bytes: number; packets: number; malformed: number;
   connections: number; calls_written: number; status: CaptureStatus; started_at: string;
-  finished_at: string | null; dropped: number | null;
+  finished_at: string | null; dropped: number | null; error: string | null; owner: string | null;
 }
 
 function toRecord(r: CaptureDbRow): CaptureRecord {
+  // Still 'running' in the store, but its collector is gone: say so now; the next capture to
+  // begin on this store writes it down (beginCapture).
+  const isInterrupted = r.status === 'running' && isOwnerGone(r.owner);
   return {
     id: r.id, source: r.source, name: r.name, node: r.node, sha256: r.sha256,
     fingerprint: r.fingerprint, sizeBytes: r.size_bytes, packets: r.packets,
     malformed: r.malformed, connections: r.connections, callsWritten: r.calls_written,
-    status: r.status, startedAt: r.started_at, finishedAt: r.finished_at, dropped: r.dropped ?? null,
+    status: isInterrupted ? 'failed' : r.status, startedAt: r.started_at, finishedAt: r.finished_at, dropped: r.dropped ?? null,
+    error: isInterrupted ? INTERRUPTED : r.error,
   };
 }
 
@@ -66,9 +73,10 @@ export interface BeginCapture {
 }
 
 /**
- * Starts a capture: records it as 'running' (committed at once, so an interrupted ingest leaves
- * a trace). Earlier ingests of the same input that were interrupted (still 'running' with the
- * same fingerprint) are marked failed: their calls were never committed.
+ * Starts a capture: records it as 'running' with this process as its owner (committed at once,
+ * so an interrupted ingest leaves a trace). Earlier captures left 'running' are marked failed
+ * when their collector is certainly gone (capture-owner.ts), and so are interrupted ingests of
+ * the same input (same fingerprint): their calls were never committed.
  */
 export function beginCapture(db: Db, c: BeginCapture): number {
   return db.transaction(() => {
@@ -76,12 +84,15 @@ export function beginCapture(db: Db, c: BeginCapture): number {
       db.prepare(`UPDATE captures SET status = 'failed', error = 'interrupted; superseded by a rerun', finished_at = ?
                   WHERE fingerprint = ? AND status = 'running'`).run(c.nowIso, c.fingerprint);
     }
+    const orphaned = db.prepare(`SELECT id, owner FROM captures WHERE status = 'running' AND owner IS NOT NULL`).all() as Array<{ id: number; owner: string }>;
+    const fail = db.prepare(`UPDATE captures SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`);
+    for (const o of orphaned) if (isOwnerGone(o.owner)) fail.run(INTERRUPTED, c.nowIso, o.id);
     const info = db
       .prepare(
-        `INSERT INTO captures (source, name, node, fingerprint, size_bytes, status, started_at)
-         VALUES (?, ?, ?, ?, ?, 'running', ?)`,
+        `INSERT INTO captures (source, name, node, fingerprint, size_bytes, status, started_at, owner)
+         VALUES (?, ?, ?, ?, ?, 'running', ?, ?)`,
       )
-      .run(c.source, c.name, c.node, c.fingerprint, c.sizeBytes, c.nowIso);
+      .run(c.source, c.name, c.node, c.fingerprint, c.sizeBytes, c.nowIso, currentOwner());
     return Number(info.lastInsertRowid);
   }).immediate();
 }

@@ -124,7 +124,8 @@ export function mergeStore(target: Db, src: SourceInfo, nowIso: string): MergeRe
     return target.transaction((): MergeResult => {
       // The source may have changed between the check and now (a collector still writing).
       if (signatureOf(target, 'src') !== src.signature) throw new StoreError(`${src.file} changed while being merged; stop its collector first`);
-      const capCols = columns(target, 'captures').filter((c) => c !== 'id');
+      // A capture's owner is a process on the source's machine: it never writes the target.
+      const capCols = columns(target, 'captures').filter((c) => c !== 'id' && c !== 'owner');
       const clash = target.prepare('SELECT s.origin FROM src.captures s JOIN main.captures m ON m.origin = s.origin LIMIT 1').pluck().get() as string | undefined;
       if (clash !== undefined) throw new StoreError(`${src.file} and the target both hold pushed capture ${clash}; merging would count it twice`);
       const capturesAdded = target.prepare(`INSERT INTO main.captures (${capCols.join(', ')}) SELECT ${capCols.join(', ')} FROM src.captures ORDER BY id`).run().changes;

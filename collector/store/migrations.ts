@@ -344,4 +344,12 @@ export const MIGRATIONS: readonly Migration[] = [
     // only batches created from now on use the new prefix, and ids never repeat either way.
     sql: `DROP TABLE push_collector;`,
   },
+  {
+    version: 8,
+    name: 'capture owner',
+    // The process that records a capture (collector/capture-owner.ts): a capture left 'running'
+    // by a collector that was killed is recognised as interrupted instead of running forever.
+    // NULL for captures from before, pushed or merged: their owner cannot be checked here.
+    sql: `ALTER TABLE captures ADD COLUMN owner TEXT;`,
+  },
 ];

@@ -173,8 +173,13 @@ test('kill -9 mid-ingest leaves a consistent store, and a rerun completes withou
   const stillRunning = check.prepare(`SELECT count(*) AS n FROM captures WHERE status = 'running'`).get() as { n: number };
   const counted = check.prepare('SELECT count(*) AS n FROM calls').get() as { n: number };
   check.close();
-  assert.equal(stillRunning.n, 1, 'the interrupted capture is marked running');
+  assert.equal(stillRunning.n, 1, 'the interrupted capture is still running in the store');
   assert.equal(counted.n, 0, 'nothing of the interrupted capture is counted yet');
+  // Its collector is gone, so the listing says it was interrupted rather than running.
+  const listed = runCli(['captures', '--db', db, '--json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual((JSON.parse(listed.stdout) as Array<{ status: string; error: string | null }>).map((c) => [c.status, c.error]),
+    [['failed', 'interrupted: the collector process ended without finishing (killed?); what it committed before is kept']]);
 
   const rerun = runCli(['collect', 'pcap', '--db', db, '--batch-rows', '50', file]);
   assert.equal(rerun.code, 0, rerun.stderr);

@@ -165,8 +165,11 @@ test('collect live killed with SIGKILL: earlier flushes intact, store consistent
   assert.equal(c.pragma('integrity_check', { simple: true }), 'ok');
   c.close();
   const killed = readStore(db);
-  assert.deepEqual(killed.captures.map((x) => x.status), ['running'], 'a killed capture stays running: nothing marked it complete');
+  assert.deepEqual(killed.captures.map((x) => x.status), ['running'], 'a killed capture stays running in the store: nothing marked it complete');
   assert.deepEqual(killed.byPath, ['GET /a 3 0 3']);
+  // Its collector is gone: the listing says so (what it flushed is kept).
+  const listed = runCli(['captures', '--db', db]);
+  assert.match(listed.stdout, /\n1\s+live:lo\s+\S*\s+failed\s/);
 
   const second = await startLive(args);
   try {
@@ -178,7 +181,8 @@ test('collect live killed with SIGKILL: earlier flushes intact, store consistent
   assert.equal(await second.exited, 0, second.stderr.join(''));
   srv.close();
   const end = readStore(db);
-  assert.deepEqual(end.captures.map((x) => x.status), ['running', 'complete']);
+  // The second run's start wrote the first one down as failed.
+  assert.deepEqual(end.captures.map((x) => x.status), ['failed', 'complete']);
   assert.deepEqual(end.byPath, ['GET /a 5 0 5']);
   assert.equal(end.connections, 5);
 });
