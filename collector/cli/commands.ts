@@ -281,11 +281,16 @@ Examples:
       const rows = listCaptures(db);
       if (flags.json) io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       else if (rows.length === 0) io.stdout.write('No captures recorded.\n');
-      else io.stdout.write(table(
-        // DROPPED: packets the kernel dropped during a live capture ("-" for files: unknown).
-        ['ID', 'NAME', 'NODE', 'STATUS', 'PACKETS', 'DROPPED', 'MALFORMED', 'CONNECTIONS', 'SHA256'],
-        rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), c.dropped === null ? '-' : String(c.dropped), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16)]),
-      ));
+      else {
+        // SPOOL DROPPED, only where something was pushed: calls a collector's full spool dropped.
+        const isPushed = rows.some((c) => c.spoolDroppedCalls !== null);
+        io.stdout.write(table(
+          // DROPPED: packets the kernel dropped during a live capture ("-" for files: unknown).
+          ['ID', 'NAME', 'NODE', 'STATUS', 'PACKETS', 'DROPPED', 'MALFORMED', 'CONNECTIONS', 'SHA256', ...(isPushed ? ['SPOOL DROPPED'] : [])],
+          rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), c.dropped === null ? '-' : String(c.dropped), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16),
+            ...(isPushed ? [c.spoolDroppedCalls === null ? '-' : String(c.spoolDroppedCalls)] : [])]),
+        ));
+      }
     } finally {
       db.close();
     }

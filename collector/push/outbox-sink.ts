@@ -3,12 +3,15 @@
 // committed. One batch per aggregator drain (cut at ROWS_PER_BATCH rows) plus one per checkpoint
 // carrying the capture's tallies. When the spool is full the new batch is refused and counted:
 // the batches already queued are older, already promised, and sent in order (docs/deploy/README.md).
+// The capture's tallies always go, with the count of calls dropped: they are how the server learns
+// that its map is missing calls. Past the bound a checkpoint goes without DNS names and replaces
+// the previous such checkpoint, so a long outage adds one small batch per capture, not one per flush.
 import type { AggRow } from '../aggregate.js';
 import { log } from '../log.js';
 import type { IngestStats } from '../model.js';
 import type { Db } from '../store/db.js';
 import type { DnsAnswer } from '../store/inventory.js';
-import { OutboxWriter } from '../store/outbox.js';
+import { OutboxWriter, recordSpoolDrops, removeBatch } from '../store/outbox.js';
 import { DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireDnsName } from './wire.js';
 
 /** What the worker thread needs to push: plain data, so it crosses into the ingest worker. */
@@ -23,6 +26,8 @@ export interface PushSpoolOptions {
 export interface SpoolDrops {
   batches: number;
   rows: number;
+  /** DNS names left out: with dropped batches, and with checkpoints past the spool bound. */
+  dnsNames: number;
 }
 
 function wireCall(r: AggRow): WireCall {
@@ -41,9 +46,11 @@ function wireCall(r: AggRow): WireCall {
 export class OutboxSink {
   private readonly outbox: OutboxWriter;
   private dns: WireDnsName[] = [];
-  readonly dropped: SpoolDrops = { batches: 0, rows: 0 };
+  readonly dropped: SpoolDrops = { batches: 0, rows: 0, dnsNames: 0 };
+  /** The last checkpoint written past the spool bound, replaced by the next one. */
+  private overflowSeq: number | null = null;
 
-  constructor(db: Db, private readonly opts: PushSpoolOptions, private readonly now: () => Date = () => new Date()) {
+  constructor(private readonly db: Db, private readonly opts: PushSpoolOptions, private readonly now: () => Date = () => new Date()) {
     this.outbox = new OutboxWriter(db);
   }
 
@@ -63,7 +70,8 @@ export class OutboxSink {
   /** The capture's state as it is about to be committed: always a batch, so the server has it. */
   checkpoint(capture: WireCapture): void {
     this.emitDns();
-    this.emit([], capture);
+    recordSpoolDrops(this.db, capture.id, this.dropped.rows);
+    this.emit([], { ...capture, spoolDroppedCalls: this.dropped.rows });
   }
 
   /** DNS names beyond one batch's share go out in batches of their own. */
@@ -78,12 +86,20 @@ export class OutboxSink {
       node: this.opts.node, collector: this.opts.collector, batch_id: `${this.opts.collector}-${seq}`,
       calls, dns_names: dns, capture,
     };
-    const body = JSON.stringify(batch);
+    let body = JSON.stringify(batch);
     const spooled = this.outbox.spooledBytes();
     if (spooled + Buffer.byteLength(body) > this.opts.spoolMaxBytes) {
+      this.dropped.dnsNames += dns.length;
+      if (capture !== null) {
+        body = JSON.stringify({ ...batch, dns_names: [] } satisfies IngestBatch);
+        if (this.overflowSeq !== null) removeBatch(this.db, this.overflowSeq);
+        this.overflowSeq = seq;
+        this.outbox.add(seq, batch.batch_id, 0, body, this.now().toISOString());
+        return;
+      }
       this.dropped.batches++;
       this.dropped.rows += calls.length;
-      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows },
+      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames },
         'push spool full: the central server has been unreachable too long; this batch is dropped and the central map will miss it (raise --spool-max or restore the server)');
       return;
     }

@@ -86,6 +86,8 @@ export const wireCapture = z.strictObject({
   lastTsMs: epochMs.nullable(),
   dropped: count.nullable(),
   error: text(1024).nullable(),
+  /** Calls the collector dropped because its spool was full (cumulative); absent from older collectors. */
+  spoolDroppedCalls: count.optional(),
 });
 
 /** The id a collector's store picked for itself (a UUID): with a capture id it names a pushed capture. */

@@ -22,6 +22,8 @@ export interface CaptureRecord {
   dropped: number | null;
   /** Why a capture failed. */
   error: string | null;
+  /** Calls a pushing collector dropped because its spool was full; null when not pushed. */
+  spoolDroppedCalls: number | null;
 }
 
 interface CaptureDbRow {
@@ -29,6 +31,7 @@ interface CaptureDbRow {
   fingerprint: string | null; size_bytes: number; packets: number; malformed: number;
   connections: number; calls_written: number; status: CaptureStatus; started_at: string;
   finished_at: string | null; dropped: number | null; error: string | null; owner: string | null;
+  spool_dropped_calls: number | null;
 }
 
 function toRecord(r: CaptureDbRow): CaptureRecord {
@@ -40,7 +43,7 @@ function toRecord(r: CaptureDbRow): CaptureRecord {
     fingerprint: r.fingerprint, sizeBytes: r.size_bytes, packets: r.packets,
     malformed: r.malformed, connections: r.connections, callsWritten: r.calls_written,
     status: isInterrupted ? 'failed' : r.status, startedAt: r.started_at, finishedAt: r.finished_at, dropped: r.dropped ?? null,
-    error: isInterrupted ? INTERRUPTED : r.error,
+    error: isInterrupted ? INTERRUPTED : r.error, spoolDroppedCalls: r.spool_dropped_calls ?? null,
   };
 }
 

@@ -352,4 +352,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // NULL for captures from before, pushed or merged: their owner cannot be checked here.
     sql: `ALTER TABLE captures ADD COLUMN owner TEXT;`,
   },
+  {
+    version: 9,
+    name: 'calls a pushing collector dropped',
+    // A collector whose spool is full drops new batches (collect --push --spool-max): the calls
+    // in them are missing from the central map. Counted on its own capture record and sent with
+    // the capture's tallies, so the server (and its UI) says the map is incomplete. NULL: the
+    // capture was not pushed.
+    sql: `ALTER TABLE captures ADD COLUMN spool_dropped_calls INTEGER;`,
+  },
 ];

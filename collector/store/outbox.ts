@@ -52,6 +52,16 @@ export class OutboxWriter {
   }
 }
 
+/** Takes a batch out of the queue whether or not it was sent (one that only repeats newer tallies). */
+export function removeBatch(db: Db, seq: number): void {
+  db.prepare('DELETE FROM push_outbox WHERE seq = ?').run(seq);
+}
+
+/** The count of calls a pushing collector dropped from capture `id` so far (its local record). */
+export function recordSpoolDrops(db: Db, id: number, calls: number): void {
+  db.prepare('UPDATE captures SET spool_dropped_calls = ? WHERE id = ?').run(calls, id);
+}
+
 /** Batches after `afterSeq` still to send, oldest first. */
 export function nextBatches(db: Db, afterSeq: number, limit: number): OutboxEntry[] {
   return db.prepare(

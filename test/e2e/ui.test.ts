@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { log } from '../../collector/log.js';
 import { beginCapture, updateLiveCapture } from '../../collector/store/captures.js';
-import { openStore } from '../../collector/store/db.js';
+import { openStore, type Db } from '../../collector/store/db.js';
+import { recordSpoolDrops } from '../../collector/store/outbox.js';
 import { storeAnalysis, type Analysis } from '../../ui/api/analysis.js';
 import { startServer } from '../../ui/server.js';
 import { runCli } from '../helpers/cli.js';
@@ -105,6 +106,18 @@ function demoInChromium(): { browser?: Browser; demo?: Server } {
     await fx.demo?.close();
   });
   return fx;
+}
+
+/** The demo store plus one more capture record named `name` on `node`, finished by `write`. */
+function demoStoreWithCapture(name: string, node: string, write: (db: Db, id: number) => void): string {
+  const file = store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]);
+  const db = openStore(file);
+  try {
+    write(db, beginCapture(db, { source: 'pcap', name, node, fingerprint: null, sizeBytes: 0, nowIso: new Date().toISOString() }));
+  } finally {
+    db.close();
+  }
+  return file;
 }
 
 describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
@@ -496,19 +509,12 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
   });
 
   it('a live capture that dropped packets: a warning banner on every view says the map may be incomplete', async () => {
-    const file = store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]);
     // A live capture's record as `collect live` leaves it, written through the store's own functions.
     const NAME = 'any<img src=x onerror=alert(1)>';
-    const db = openStore(file);
-    try {
-      const id = beginCapture(db, { source: 'pcap', name: NAME, node: 'worker-2', fingerprint: null, sizeBytes: 0, nowIso: new Date().toISOString() });
-      updateLiveCapture(db, id, {
-        stats: { bytesRead: 9_000_000, packets: 41_230, malformed: 0, skipped: 0, connections: 812, evictedEarly: 0, callsWritten: 0, firstTsMs: null, lastTsMs: null },
-        dropped: 1_234, end: { status: 'complete' }, nowIso: new Date().toISOString(),
-      });
-    } finally {
-      db.close();
-    }
+    const file = demoStoreWithCapture(NAME, 'worker-2', (db, id) => updateLiveCapture(db, id, {
+      stats: { bytesRead: 9_000_000, packets: 41_230, malformed: 0, skipped: 0, connections: 812, evictedEarly: 0, callsWritten: 0, firstTsMs: null, lastTsMs: null },
+      dropped: 1_234, end: { status: 'complete' }, nowIso: new Date().toISOString(),
+    }));
     const s = await startServe(file);
     try {
       const sum = await apiJson<{ counts: { dropped: number | null } }>(s.url, '/api/summary');
@@ -524,6 +530,29 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         await page.locator('a.view-readiness').click();
         await page.locator('table.wl-readiness').waitFor();
         assert.ok(await banner.isVisible(), 'still there on the readiness page');
+        assert.deepEqual(problems, []);
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a pushing collector that dropped calls from a full spool: the banner says how many and where', async () => {
+    // A pushed capture's record as the server keeps it once the collector's checkpoint arrived.
+    const NAME = 'live:eth0<script>alert(1)</script>';
+    const file = demoStoreWithCapture(NAME, 'worker-3', (db, id) => recordSpoolDrops(db, id, 4_321));
+    const s = await startServe(file);
+    try {
+      const sum = await apiJson<{ counts: { dropped: number | null; spool_dropped_calls: number | null } }>(s.url, '/api/summary');
+      assert.deepEqual([sum.counts.dropped, sum.counts.spool_dropped_calls], [null, 4321]);
+      await withPage(browser!, async (page, problems) => {
+        await ready(page, s.url);
+        const banner = page.locator('.drops-banner[role="alert"]');
+        assert.ok(await banner.isVisible());
+        const text = await banner.textContent() ?? '';
+        assert.match(text, /^Collectors dropped 4,321 calls from a full push spool: this map may be incomplete\./);
+        assert.ok(text.includes(`Dropped by: ${NAME} on worker-3: 4,321 calls.`), text);
+        assert.equal(await banner.locator('script').count(), 0, 'the capture name is text');
         assert.deepEqual(problems, []);
       });
     } finally {

@@ -274,6 +274,21 @@ describe('collect --push', () => {
     assert.match(r.stderr, /push spool full/);
     assert.ok(scalar(spool, 'SELECT coalesce(sum(bytes), 0) FROM push_outbox') <= 5000);
     assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 1, 'the small checkpoint batch still fitted');
+    // The checkpoint tells how many calls were dropped; so do the local record and listing.
+    const dropped = scalar(spool, 'SELECT spool_dropped_calls FROM captures');
+    assert.ok(dropped > 0);
+    const checkpoint = JSON.parse(scalar(spool, 'SELECT body FROM push_outbox') as unknown as string) as { capture: { spoolDroppedCalls: number } };
+    assert.equal(checkpoint.capture.spoolDroppedCalls, dropped);
+    const listed = runCli(['captures', '--db', spool]);
+    assert.match(listed.stdout, /\sSPOOL DROPPED\n/);
+    assert.match(listed.stdout, new RegExp(`\\s${dropped}\\n$`));
+    // Once the server is back, the next collector run sends the checkpoint: the central record
+    // and the summary the UI warns from carry the count.
+    const later = runCli(['collect', 'envoy', '--db', spool, '--node', 'node-a', '--push', central.url, '--token-file', tokenFile['node-a'], ENVOY_LOG]);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(scalar(centralDb, `SELECT spool_dropped_calls FROM captures WHERE origin LIKE 'node-a/%/1'  AND spool_dropped_calls > 0`), dropped);
+    const summary = await (await fetch(new URL('/api/summary', central.url))).json() as { counts: { spool_dropped_calls: number } };
+    assert.equal(summary.counts.spool_dropped_calls, dropped);
   });
 
   it('flag errors are one line with exit 2', () => {

@@ -74,12 +74,13 @@ export function apiRouter(ctx: ApiContext): Router {
         calls, call_rows: rows, nodes: g.nodes.length, edges: g.edges.length, namespaces: namespaces.length, captures: captures.length,
         // Kernel drops of live captures: the map may miss calls when this is above zero.
         dropped: captures.some((c) => c.dropped !== null) ? captures.reduce((n, c) => n + (c.dropped ?? 0), 0) : null,
+        spool_dropped_calls: captures.some((c) => c.spoolDroppedCalls !== null) ? captures.reduce((n, c) => n + (c.spoolDroppedCalls ?? 0), 0) : null,
       },
       window: { first_seen: g.window.first_seen, last_seen: g.window.last_seen },
       namespaces,
       captures: captures.map((c) => ({
         id: c.id, source: c.source, name: c.name, node: c.node || null, packets: c.packets, malformed: c.malformed,
-        connections: c.connections, calls_written: c.callsWritten, dropped: c.dropped, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
+        connections: c.connections, calls_written: c.callsWritten, dropped: c.dropped, spool_dropped_calls: c.spoolDroppedCalls, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
       })),
       features: { readiness: analysis.checkReadiness !== null, policies: analysis.proposePolicies !== null, policy_formats: [...analysis.policyFormats] },
       min_window_ms: ctx.minWindowMs,

@@ -19,14 +19,17 @@ export interface CaptureSummary {
   calls_written: number;
   /** Packets the kernel dropped during a live capture; null for files (unknown). */
   dropped: number | null;
+  /** Calls a pushing collector dropped because its spool was full; null when not pushed. */
+  spool_dropped_calls: number | null;
   status: string;
   started_at: string;
   finished_at: string | null;
 }
 
 export interface Summary {
-  /** dropped: the live captures' kernel drops summed, null when no capture was live. */
-  counts: { calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number; dropped: number | null };
+  /** dropped: the live captures' kernel drops summed, null when no capture was live;
+   *  spool_dropped_calls: calls pushing collectors dropped from a full spool, null when nothing was pushed. */
+  counts: { calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number; dropped: number | null; spool_dropped_calls: number | null };
   window: { first_seen: string | null; last_seen: string | null };
   namespaces: string[];
   captures: CaptureSummary[];

@@ -5,7 +5,7 @@
 import './style.css';
 import type { Graph, NodeKind } from '../../analyzer/model.js';
 import { NODE_KINDS } from '../../analyzer/model.js';
-import type { Summary } from '../api/types.js';
+import type { CaptureSummary, Summary } from '../api/types.js';
 import { api, ApiError } from './api-client.js';
 import { add, clear, download, wrap, type Sel } from './dom.js';
 import { computeLayout } from './layout.js';
@@ -97,17 +97,28 @@ async function loadSummary(): Promise<Summary | null> {
 }
 
 /**
- * A live capture that dropped packets saw only part of the traffic: calls it missed are absent
- * from the map, the readiness verdicts and the policies, so this stays on every view.
+ * A live capture that dropped packets saw only part of the traffic, and a pushing collector whose
+ * spool filled up dropped calls it had seen: what is missing is absent from the map, the
+ * readiness verdicts and the policies, so this stays on every view.
  */
 function renderDrops(s: Summary): void {
   const dropped = s.counts.dropped ?? 0;
-  clear(dropsBanner).attr('hidden', dropped > 0 ? null : '');
-  if (dropped === 0) return;
-  const lossy = s.captures.filter((c) => (c.dropped ?? 0) > 0);
-  add(dropsBanner, 'strong', undefined, `Live capture dropped ${dropped.toLocaleString('en')} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
-  add(dropsBanner, 'span', undefined, ' Calls in the dropped packets are missing from the map, the readiness verdicts and the proposed policies. ');
-  add(dropsBanner, 'span', 'drops-where', `Dropped by: ${lossy.map((c) => `${c.name}${c.node ? ` on ${c.node}` : ''}: ${(c.dropped ?? 0).toLocaleString('en')} dropped, ${c.packets.toLocaleString('en')} captured`).join('; ')}.`);
+  const spooled = s.counts.spool_dropped_calls ?? 0;
+  clear(dropsBanner).attr('hidden', dropped > 0 || spooled > 0 ? null : '');
+  const n = (x: number): string => x.toLocaleString('en');
+  const where = (c: CaptureSummary): string => `${c.name}${c.node ? ` on ${c.node}` : ''}`;
+  if (dropped > 0) {
+    const lossy = s.captures.filter((c) => (c.dropped ?? 0) > 0);
+    add(dropsBanner, 'strong', undefined, `Live capture dropped ${n(dropped)} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
+    add(dropsBanner, 'span', undefined, ' Calls in the dropped packets are missing from the map, the readiness verdicts and the proposed policies. ');
+    add(dropsBanner, 'span', 'drops-where', `Dropped by: ${lossy.map((c) => `${where(c)}: ${n(c.dropped ?? 0)} dropped, ${n(c.packets)} captured`).join('; ')}.`);
+  }
+  if (spooled > 0) {
+    const lossy = s.captures.filter((c) => (c.spool_dropped_calls ?? 0) > 0);
+    add(dropsBanner, 'strong', undefined, `${dropped > 0 ? ' ' : ''}Collectors dropped ${n(spooled)} ${spooled === 1 ? 'call' : 'calls'} from a full push spool: this map may be incomplete.`);
+    add(dropsBanner, 'span', undefined, ' The central server was unreachable for longer than their spool could hold; those calls are missing from the map, the readiness verdicts and the proposed policies. ');
+    add(dropsBanner, 'span', 'spool-drops-where', `Dropped by: ${lossy.map((c) => `${where(c)}: ${n(c.spool_dropped_calls ?? 0)} calls`).join('; ')}.`);
+  }
 }
 
 /** Keeps the busiest edges (and their nodes) when a graph is too big to draw whole. */

@@ -8,6 +8,7 @@ import type { CallKey } from '../../../collector/model.js';
 import { OutboxSink, wireCaptureOf } from '../../../collector/push/outbox-sink.js';
 import { DNS_NAMES_PER_BATCH, ingestBatch, ROWS_PER_BATCH, type IngestBatch } from '../../../collector/push/wire.js';
 import { openStore, type Db } from '../../../collector/store/db.js';
+import { beginCapture } from '../../../collector/store/captures.js';
 import { collectorIdOf } from '../../../collector/store/outbox.js';
 import { tempDir } from '../../helpers/ingest.js';
 
@@ -61,7 +62,40 @@ test('a full spool refuses the new batch and keeps the queued ones', () => {
   assert.equal(first.length, 1);
   sink.calls(Array.from({ length: 50 }, (_, i) => row(i)));
   assert.deepEqual(batches(db), first, 'the big batch did not fit; the queued one is untouched');
-  assert.deepEqual(sink.dropped, { batches: 1, rows: 50 });
+  assert.deepEqual(sink.dropped, { batches: 1, rows: 50, dnsNames: 0 });
   const bytes = db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number;
   assert.ok(bytes <= 4_000);
+});
+
+test('past the spool bound the capture still goes, with the calls dropped, and replaces its own earlier overflow checkpoint', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const id = beginCapture(db, { source: 'pcap', name: 'live:eth0', node: 'n', fingerprint: null, sizeBytes: 0, nowIso: new Date(0).toISOString() });
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1_200 });
+  const capture = (packets: number) => wireCaptureOf({ id, source: 'pcap', name: 'live:eth0', startedAt: new Date(0).toISOString(), stats: { ...stats, packets }, dropped: null, nowIso: new Date(1).toISOString() });
+  sink.calls([row(1)]);
+  sink.calls(Array.from({ length: 50 }, (_, i) => row(i)));
+  sink.dnsNames([{ ip: '10.9.0.1', name: 'a.example', tsMs: 5 }]);
+  sink.checkpoint(capture(10));
+  sink.calls(Array.from({ length: 60 }, (_, i) => row(i)));
+  sink.checkpoint(capture(20));
+  sink.dnsNames([{ ip: '10.9.0.2', name: 'b.example', tsMs: 6 }]);
+  sink.checkpoint(capture(30));
+  const got = batches(db);
+  // The small checkpoint of 10 packets still fitted (with its DNS name); the ones after it did
+  // not: the one of 30 packets replaced the one of 20, without its DNS name.
+  assert.deepEqual(got.map((b) => [b.calls.length, b.dns_names.length, b.capture?.packets ?? null, b.capture?.spoolDroppedCalls ?? null]),
+    [[1, 0, null, null], [0, 1, 10, 50], [0, 0, 30, 110]]);
+  assert.deepEqual(sink.dropped, { batches: 2, rows: 110, dnsNames: 1 });
+  assert.ok((db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number) <= 1_200 + 500, 'past the bound by one small checkpoint at most');
+  assert.equal(db.prepare('SELECT spool_dropped_calls FROM captures WHERE id = ?').pluck().get(id), 110, 'the local record says so too');
+});
+
+test('a checkpoint within the bound carries DNS names and a zero drop count', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const id = beginCapture(db, { source: 'pcap', name: 'f.pcap', node: 'n', fingerprint: null, sizeBytes: 0, nowIso: new Date(0).toISOString() });
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1e9 });
+  sink.dnsNames([{ ip: '10.9.0.1', name: 'a.example', tsMs: 5 }]);
+  sink.checkpoint(wireCaptureOf({ id, source: 'pcap', name: 'f.pcap', startedAt: new Date(0).toISOString(), stats, dropped: null, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
+  assert.deepEqual(batches(db).map((b) => [b.dns_names.length, b.capture?.spoolDroppedCalls]), [[1, 0]]);
+  assert.equal(db.prepare('SELECT spool_dropped_calls FROM captures WHERE id = ?').pluck().get(id), 0);
 });
