@@ -301,7 +301,7 @@ function sinksFor(db: Db, opts: PipelineOptions): { sink: RowSink; push: OutboxS
     sink: {
       calls: (rows) => { local?.calls(rows); push?.calls(rows); },
       dns: (rows) => { local?.dns(rows); push?.dnsNames(rows); },
-      certificates: (rows) => { local?.certificates(rows); },
+      certificates: (rows) => { local?.certificates(rows); push?.certificates(rows); },
     },
   };
 }

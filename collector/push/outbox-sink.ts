@@ -10,9 +10,10 @@ import type { AggRow } from '../aggregate.js';
 import { log } from '../log.js';
 import type { IngestStats } from '../model.js';
 import type { Db } from '../store/db.js';
+import type { CertificateSighting } from '../store/certificates.js';
 import type { DnsAnswer } from '../store/inventory.js';
 import { OutboxWriter, recordSpoolDrops, removeBatch } from '../store/outbox.js';
-import { DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireDnsName } from './wire.js';
+import { CERTIFICATES_PER_BATCH, DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireCertificate, type WireDnsName } from './wire.js';
 
 /** What the worker thread needs to push: plain data, so it crosses into the ingest worker. */
 export interface PushSpoolOptions {
@@ -26,8 +27,9 @@ export interface PushSpoolOptions {
 export interface SpoolDrops {
   batches: number;
   rows: number;
-  /** DNS names left out: with dropped batches, and with checkpoints past the spool bound. */
+  /** DNS names and certificate sightings left out: with dropped batches, and with checkpoints past the spool bound. */
   dnsNames: number;
+  certificates: number;
 }
 
 function wireCall(r: AggRow): WireCall {
@@ -46,7 +48,8 @@ function wireCall(r: AggRow): WireCall {
 export class OutboxSink {
   private readonly outbox: OutboxWriter;
   private dns: WireDnsName[] = [];
-  readonly dropped: SpoolDrops = { batches: 0, rows: 0, dnsNames: 0 };
+  private certs: WireCertificate[] = [];
+  readonly dropped: SpoolDrops = { batches: 0, rows: 0, dnsNames: 0, certificates: 0 };
   /** The last checkpoint written past the spool bound, replaced by the next one. */
   private overflowSeq: number | null = null;
 
@@ -59,7 +62,7 @@ export class OutboxSink {
     for (let i = 0; i < rows.length; i += ROWS_PER_BATCH) {
       this.emit(rows.slice(i, i + ROWS_PER_BATCH).map(wireCall), null);
     }
-    this.emitDns();
+    this.emitSide();
   }
 
   /** DNS answers ride with the next batch (the aggregator's or the checkpoint's). */
@@ -69,29 +72,43 @@ export class OutboxSink {
 
   /** The capture's state as it is about to be committed: always a batch, so the server has it. */
   checkpoint(capture: WireCapture): void {
-    this.emitDns();
+    this.emitSide();
     recordSpoolDrops(this.db, capture.id, this.dropped.rows);
     this.emit([], { ...capture, spoolDroppedCalls: this.dropped.rows });
   }
 
-  /** DNS names beyond one batch's share go out in batches of their own. */
-  private emitDns(): void {
-    while (this.dns.length > DNS_NAMES_PER_BATCH) this.emit([], null);
+  /** Certificate sightings ride with the next batch too (the certificate inventory). */
+  certificates(rows: readonly CertificateSighting[]): void {
+    for (const r of rows) {
+      const c = r.cert;
+      this.certs.push({
+        fingerprint: c.fingerprint, subject: c.subject, issuer: c.issuer, uris: c.uris, dnsNames: c.dnsNames, serialHex: c.serialHex,
+        notBeforeMs: Math.floor(c.notBeforeMs), notAfterMs: Math.floor(c.notAfterMs), role: r.role, ip: r.ip, count: r.count,
+        firstSeenMs: Math.floor(r.firstSeenMs), lastSeenMs: Math.ceil(r.lastSeenMs),
+      });
+    }
+  }
+
+  /** DNS names and certificates beyond one batch's share go out in batches of their own. */
+  private emitSide(): void {
+    while (this.dns.length > DNS_NAMES_PER_BATCH || this.certs.length > CERTIFICATES_PER_BATCH) this.emit([], null);
   }
 
   private emit(calls: WireCall[], capture: WireCapture | null): void {
     const dns = this.dns.splice(0, DNS_NAMES_PER_BATCH);
+    const certificates = this.certs.splice(0, CERTIFICATES_PER_BATCH);
     const seq = this.outbox.peekSeq();
     const batch: IngestBatch = {
       node: this.opts.node, collector: this.opts.collector, batch_id: `${this.opts.collector}-${seq}`,
-      calls, dns_names: dns, capture,
+      calls, dns_names: dns, ...(certificates.length > 0 ? { certificates } : {}), capture,
     };
     let body = JSON.stringify(batch);
     const spooled = this.outbox.spooledBytes();
     if (spooled + Buffer.byteLength(body) > this.opts.spoolMaxBytes) {
       this.dropped.dnsNames += dns.length;
+      this.dropped.certificates += certificates.length;
       if (capture !== null) {
-        body = JSON.stringify({ ...batch, dns_names: [] } satisfies IngestBatch);
+        body = JSON.stringify({ ...batch, dns_names: [], certificates: undefined } satisfies IngestBatch);
         if (this.overflowSeq !== null) removeBatch(this.db, this.overflowSeq);
         this.overflowSeq = seq;
         this.outbox.add(seq, batch.batch_id, 0, body, this.now().toISOString());
@@ -99,7 +116,7 @@ export class OutboxSink {
       }
       this.dropped.batches++;
       this.dropped.rows += calls.length;
-      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames },
+      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames, droppedCertificates: this.dropped.certificates },
         'push spool full: the central server has been unreachable too long; this batch is dropped and the central map will miss it (raise --spool-max or restore the server)');
       return;
     }

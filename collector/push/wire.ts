@@ -14,6 +14,9 @@ export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 export const DNS_NAMES_PER_BATCH = 5_000;
 export const MAX_CALLS = 10_000;
 export const MAX_DNS_NAMES = 20_000;
+/** Certificate sightings a collector puts in one batch: each at most ~3 KB of JSON (32 SANs of bounded length). */
+export const CERTIFICATES_PER_BATCH = 500;
+export const MAX_CERTIFICATES = 2_000;
 
 const HOUR_MS = 3_600_000;
 // eslint-disable-next-line no-control-regex
@@ -66,6 +69,24 @@ export const wireDnsName = z.strictObject({
   tsMs: epochMs,
 });
 
+/** A certificate seen in clear (TLS <= 1.2) and who presented it: the certificate inventory's row. */
+export const wireCertificate = z.strictObject({
+  fingerprint: z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 in hex'),
+  subject: text(1024),
+  issuer: text(1024),
+  uris: z.array(text(MAX_PATH)).max(32),
+  dnsNames: z.array(text(MAX_HOST)).max(32),
+  serialHex: z.string().max(128).regex(/^[0-9a-fA-F]*$/, 'hex digits'),
+  // X.509 validity starts in 1950 (UTCTime) and may end in 9999: before the epoch and far beyond.
+  notBeforeMs: z.number().int().min(-8.64e15).max(8.64e15),
+  notAfterMs: z.number().int().min(-8.64e15).max(8.64e15),
+  role: z.enum(['client', 'server']),
+  ip: address.min(1),
+  count,
+  firstSeenMs: epochMs,
+  lastSeenMs: epochMs,
+});
+
 /** The collector's capture as of this batch: tallies so far (cumulative), so the last batch wins. */
 export const wireCapture = z.strictObject({
   /** The capture's id in the collector's store. */
@@ -99,11 +120,14 @@ export const ingestBatch = z.strictObject({
   batch_id: batchId,
   calls: z.array(wireCall).max(MAX_CALLS),
   dns_names: z.array(wireDnsName).max(MAX_DNS_NAMES),
+  // Absent from collectors older than the certificate push.
+  certificates: z.array(wireCertificate).max(MAX_CERTIFICATES).optional(),
   capture: wireCapture.nullable(),
 });
 
 export type WireCall = z.infer<typeof wireCall>;
 export type WireDnsName = z.infer<typeof wireDnsName>;
+export type WireCertificate = z.infer<typeof wireCertificate>;
 export type WireCapture = z.infer<typeof wireCapture>;
 export type IngestBatch = z.infer<typeof ingestBatch>;
 
@@ -112,4 +136,5 @@ export interface IngestReply {
   duplicate: boolean;
   calls: number;
   dns_names: number;
+  certificates: number;
 }

@@ -5,6 +5,7 @@ import { AggRow, keyString } from '../aggregate.js';
 import type { CallKey } from '../model.js';
 import type { IngestBatch, IngestReply, WireCapture } from '../push/wire.js';
 import { CallWriter } from './calls.js';
+import { recordCertificates } from './certificates.js';
 import type { Db } from './db.js';
 import { recordDnsAnswers } from './inventory.js';
 
@@ -37,7 +38,7 @@ export class BatchApplier {
   /** Applies `b` for `node` (already authenticated) unless its id was applied before. */
   apply(node: string, b: IngestBatch, nowIso: string): IngestReply {
     return this.db.transaction((): IngestReply => {
-      if (this.seen.get(b.batch_id) !== undefined) return { duplicate: true, calls: 0, dns_names: 0 };
+      if (this.seen.get(b.batch_id) !== undefined) return { duplicate: true, calls: 0, dns_names: 0, certificates: 0 };
       const rows = b.calls.map((c) => {
         const key: CallKey = {
           bucketMs: c.bucketMs, source: c.source, node, srcIp: c.srcIp, dstIp: c.dstIp, serviceIp: c.serviceIp,
@@ -60,9 +61,15 @@ export class BatchApplier {
       });
       this.writer.write(rows);
       const names = b.dns_names.length > 0 ? recordDnsAnswers(this.db, b.dns_names) : 0;
+      const certificates = b.certificates !== undefined && b.certificates.length > 0
+        ? recordCertificates(this.db, b.certificates.map((c) => ({
+          cert: { fingerprint: c.fingerprint, subject: c.subject, issuer: c.issuer, uris: c.uris, dnsNames: c.dnsNames, serialHex: c.serialHex, notBeforeMs: c.notBeforeMs, notAfterMs: c.notAfterMs },
+          role: c.role, ip: c.ip, count: c.count, firstSeenMs: c.firstSeenMs, lastSeenMs: c.lastSeenMs,
+        })))
+        : 0;
       if (b.capture !== null) this.capture.run(captureParams(node, b.collector, b.capture));
       this.record.run(b.batch_id, node, rows.length, nowIso);
-      return { duplicate: false, calls: rows.length, dns_names: names };
+      return { duplicate: false, calls: rows.length, dns_names: names, certificates };
     }).immediate();
   }
 }

@@ -118,7 +118,7 @@ describe('POST /api/v1/ingest', () => {
     assert.equal(first.status, 200);
     const reply = await first.json() as { duplicate: boolean; calls: number; dns_names: number };
     const rows = (JSON.parse(batches[0]) as { calls: unknown[] }).calls.length;
-    assert.deepEqual(reply, { duplicate: false, calls: rows, dns_names: reply.dns_names });
+    assert.deepEqual(reply, { duplicate: false, calls: rows, dns_names: reply.dns_names, certificates: 0 });
     assert.ok(rows > 0);
     const after1 = { totals: totals(centralDb), stored: stored() };
     assert.equal(after1.stored.batches, 1);
@@ -264,6 +264,20 @@ describe('collect --push', () => {
     assert.match(scalar(spool, 'SELECT rejected FROM push_outbox') as unknown as string, /^HTTP 400: .*dstPort/);
     assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 1, 'only the refused batch is left');
     assert.equal(scalar(centralDb, "SELECT count(*) FROM captures WHERE node = 'node-b'"), capturesBefore + 1, 'the batch behind it arrived');
+  });
+
+  it('certificates seen in clear reach the server\'s inventory as a local collect records them', async () => {
+    const capture = new URL('../fixtures/pcap/tls12-mutual-auth-certrequest.pcap', import.meta.url).pathname;
+    const local = join(dir, 'certs-local.db');
+    assert.equal(runCli(['collect', 'pcap', '--db', local, capture]).code, 0);
+    type Cert = { fingerprint: string };
+    const want = JSON.parse(runCli(['certs', '--json', '--db', local]).stdout) as Cert[];
+    assert.ok(want.length >= 2, 'the fixture holds client and server certificates');
+    const ours = new Set(want.map((c) => c.fingerprint));
+    const r = runCli(['collect', 'pcap', '--db', join(dir, 'certs-spool.db'), '--node', 'node-a', '--push', central.url, '--token-file', tokenFile['node-a'], capture]);
+    assert.equal(r.code, 0, r.stderr);
+    // The central store also holds the demo capture's certificates, pushed by the tests above.
+    assert.deepEqual((JSON.parse(runCli(['certs', '--json', '--db', centralDb]).stdout) as Cert[]).filter((c) => ours.has(c.fingerprint)), want);
   });
 
   it('a full spool drops new batches with a warning and stays within --spool-max', async () => {

@@ -62,7 +62,7 @@ test('a full spool refuses the new batch and keeps the queued ones', () => {
   assert.equal(first.length, 1);
   sink.calls(Array.from({ length: 50 }, (_, i) => row(i)));
   assert.deepEqual(batches(db), first, 'the big batch did not fit; the queued one is untouched');
-  assert.deepEqual(sink.dropped, { batches: 1, rows: 50, dnsNames: 0 });
+  assert.deepEqual(sink.dropped, { batches: 1, rows: 50, dnsNames: 0, certificates: 0 });
   const bytes = db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number;
   assert.ok(bytes <= 4_000);
 });
@@ -85,7 +85,7 @@ test('past the spool bound the capture still goes, with the calls dropped, and r
   // not: the one of 30 packets replaced the one of 20, without its DNS name.
   assert.deepEqual(got.map((b) => [b.calls.length, b.dns_names.length, b.capture?.packets ?? null, b.capture?.spoolDroppedCalls ?? null]),
     [[1, 0, null, null], [0, 1, 10, 50], [0, 0, 30, 110]]);
-  assert.deepEqual(sink.dropped, { batches: 2, rows: 110, dnsNames: 1 });
+  assert.deepEqual(sink.dropped, { batches: 2, rows: 110, dnsNames: 1, certificates: 0 });
   assert.ok((db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number) <= 1_200 + 500, 'past the bound by one small checkpoint at most');
   assert.equal(db.prepare('SELECT spool_dropped_calls FROM captures WHERE id = ?').pluck().get(id), 110, 'the local record says so too');
 });
