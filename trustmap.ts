@@ -51,7 +51,9 @@ export async function loadCommand(e: Entry): Promise<Command> {
 }
 
 async function overview(): Promise<string> {
-  const rows = (await Promise.all(COMMANDS.map(loadCommand))).map((c) => `  ${c.path.join(' ').padEnd(16)} ${c.summary}`).join('\n');
+  const commands = await Promise.all(COMMANDS.map(loadCommand));
+  const width = Math.max(...commands.map((c) => c.path.join(' ').length));
+  const rows = commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`).join('\n');
   return `trustmap maps who calls whom in a service mesh, proposes least-privilege policies, and
 checks whether strict mTLS is safe to turn on.
 

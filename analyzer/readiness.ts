@@ -75,29 +75,33 @@ class Findings {
 
 const list = (xs: Iterable<string | number>): string => [...xs].join(', ');
 
+/** "1 call", "2 calls": a count with its noun, as the blocker's reader says it. */
+const counted = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
+
 function detail(kind: BlockerKind, t: Tally, isWarning: boolean): string {
-  const who = list(t.sources), ports = list(t.ports);
+  const who = list(t.sources);
+  const port = `${t.ports.size === 1 ? 'port' : 'ports'} ${list(t.ports)}`;
   switch (kind) {
     case 'plaintext':
       return isWarning
-        ? `${t.count} UDP calls in plaintext from ${who} on port ${ports}: Istio does not proxy UDP, so STRICT neither secures nor blocks them.`
-        : `${t.count} plaintext calls from ${who} on port ${ports} would be refused under STRICT: the callers must send mTLS (a sidecar, or auto mTLS to this workload once it has one).`;
+        ? `${counted(t.count, 'UDP call')} in plaintext from ${who} on ${port}: Istio does not proxy UDP, so STRICT neither secures nor blocks them.`
+        : `${counted(t.count, 'plaintext call')} from ${who} on ${port} would be refused under STRICT: the callers must send mTLS (a sidecar, or auto mTLS to this workload once it has one).`;
     case 'unmeshed-caller':
-      return `${t.count} calls from callers without a mesh identity (${who}) on port ${ports}: give them a sidecar, or keep this port PERMISSIVE for them.`;
+      return `${counted(t.count, 'call')} from callers without a mesh identity (${who}) on ${port}: give them a sidecar, or keep this port PERMISSIVE for them.`;
     case 'probe':
       return isWarning
-        ? `${t.count} kubelet probes on Istio's agent port ${ports}: outside mTLS, unaffected by STRICT.`
-        : `${t.count} kubelet probes in plaintext on application port ${ports}: they fail under STRICT; enable Istio's probe rewrite (on by default) or use exec probes.`;
+        ? `${counted(t.count, 'kubelet probe')} on Istio's agent ${port}: outside mTLS, unaffected by STRICT.`
+        : `${counted(t.count, 'kubelet probe')} in plaintext on application ${port}: they fail under STRICT; enable Istio's probe rewrite (on by default) or use exec probes.`;
     case 'metrics-scrape':
       return isWarning
-        ? `${t.count} metrics scrapes from ${who} on Istio's agent port ${ports}: outside mTLS, unaffected by STRICT.`
-        : `${t.count} metrics scrapes in plaintext from ${who} on application port ${ports}: they fail under STRICT; scrape Istio's merged metrics port 15020 or give the scraper an Istio certificate.`;
+        ? `${counted(t.count, 'metrics scrape')} from ${who} on Istio's agent ${port}: outside mTLS, unaffected by STRICT.`
+        : `${counted(t.count, 'metrics scrape')} in plaintext from ${who} on application ${port}: they fail under STRICT; scrape Istio's merged metrics port 15020 or give the scraper an Istio certificate.`;
     case 'pod-ip':
-      return `${t.count} calls from ${who} dialled the pod address on port ${ports} instead of the Service: the client proxy does not originate mTLS for them; call the Service name.`;
+      return `${counted(t.count, 'call')} from ${who} dialled the pod address on ${port} instead of the Service: the client proxy does not originate mTLS for them; call the Service name.`;
     case 'unknown-security':
-      return `${t.count} calls from ${who} on port ${ports} whose security could not be observed: capture their handshakes (or Envoy logs) before enforcing.`;
+      return `${counted(t.count, 'call')} from ${who} on ${port} whose security could not be observed: capture their handshakes (or Envoy logs) before enforcing.`;
     case 'credentials-in-plaintext':
-      return `Credentials travelled in plaintext from ${who} on port ${ports}: treat them as exposed and rotate them.`;
+      return `Credentials travelled in plaintext from ${who} on ${port}: treat them as exposed and rotate them.`;
     default:
       return '';
   }

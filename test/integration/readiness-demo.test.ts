@@ -130,6 +130,10 @@ describe('trustmap readiness on the demo recording', () => {
     const pt = catalog.blockers.find((x) => x.kind === 'plaintext')!;
     assert.deepEqual(pt.sources, ['legacy/report-job']);
     assert.ok(pt.last_seen !== null && Date.parse(pt.last_seen) > Date.parse(truth.capture!.started_at));
+    // What a reviewer reads: counted nouns as they are said.
+    assert.match(pt.detail, new RegExp(`^${pt.count} plaintext ${pt.count === 1 ? 'call' : 'calls'} from legacy/report-job on port \\d+ would be refused under STRICT`));
+    const cart = r.namespaces.find((n) => n.namespace === 'shop')!.workloads.find((w) => w.name === 'cart')!.blockers.find((x) => x.kind === 'plaintext')!;
+    assert.match(cart.detail, new RegExp(`^${cart.count} plaintext calls from `));
   });
 
   it('probes and scrapes on port 15020 and UDP DNS are named as warnings', () => {
