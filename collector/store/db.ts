@@ -1,4 +1,5 @@
 // Opening the store: one SQLite file in WAL mode, migrated to the newest schema.
+import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from './migrations.js';
 
@@ -17,6 +18,8 @@ export function openStore(file: string, opts: OpenOptions = {}): Db {
   try {
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
   } catch (err) {
+    // Read-only opens are the commands that read a store: the usual cause is that none was made yet.
+    if (opts.readonly && !existsSync(file)) throw new StoreError(`no store at ${file}: record calls into it first (trustmap collect ...), or name another with --db or $TRUSTMAP_DB`);
     throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`);
   }
   try {

@@ -259,7 +259,11 @@ describe('trustmap graph on the demo recording', () => {
     }
     const missing = runCli(['graph', '--db', join(dir, 'nope.db')]);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /^error: cannot open database/);
+    assert.match(missing.stderr, /^error: no store at [^\n]*nope\.db: record calls into it first \(trustmap collect \.\.\.\), or name another with --db or \$TRUSTMAP_DB\n$/);
+    // A path that exists but cannot be opened says why instead.
+    const dirAsDb = runCli(['graph', '--db', dir]);
+    assert.equal(dirAsDb.code, 2);
+    assert.match(dirAsDb.stderr, /^error: (cannot open database|[^\n]* is not a trustmap database)[^\n]*\n$/);
   });
 });
 

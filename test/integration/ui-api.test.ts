@@ -313,7 +313,7 @@ describe('trustmap serve: off loopback', { timeout: 60_000 }, () => {
     assert.match(short.stderr, /^error: the token must be at least 16 characters[^\n]*\n$/);
     const missing = runCli(['serve', '--db', join(tempDir(), 'none.db'), '--port', '0']);
     assert.equal(missing.code, 2);
-    assert.match(missing.stderr, /^error: cannot open database [^\n]*\n$/);
+    assert.match(missing.stderr, /^error: no store at [^\n]*none\.db: record calls into it first [^\n]*\n$/);
   });
 
   for (const how of ['TRUSTMAP_TOKEN', '--token-file'] as const) {
