@@ -290,6 +290,9 @@ Examples:
           rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), c.dropped === null ? '-' : String(c.dropped), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16),
             ...(isPushed ? [c.spoolDroppedCalls === null ? '-' : String(c.spoolDroppedCalls)] : [])]),
         ));
+        // Why each failed capture failed, one line each: too long for a column.
+        const failed = rows.filter((c) => c.status === 'failed' && c.error !== null);
+        if (failed.length > 0) io.stdout.write(`\nFailed:\n${failed.map((c) => `  ${c.id}: ${printable(c.error!).slice(0, 300)}\n`).join('')}`);
       }
     } finally {
       db.close();

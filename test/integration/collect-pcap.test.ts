@@ -180,6 +180,7 @@ test('kill -9 mid-ingest leaves a consistent store, and a rerun completes withou
   assert.equal(listed.code, 0, listed.stderr);
   assert.deepEqual((JSON.parse(listed.stdout) as Array<{ status: string; error: string | null }>).map((c) => [c.status, c.error]),
     [['failed', 'interrupted: the collector process ended without finishing (killed?); what it committed before is kept']]);
+  assert.match(runCli(['captures', '--db', db]).stdout, /\n\nFailed:\n {2}1: interrupted: the collector process ended without finishing \(killed\?\); what it committed before is kept\n$/);
 
   const rerun = runCli(['collect', 'pcap', '--db', db, '--batch-rows', '50', file]);
   assert.equal(rerun.code, 0, rerun.stderr);
