@@ -6,6 +6,7 @@ import { AttributionIndex, DEFAULT_TRUST_DOMAIN } from '../collector/identity/at
 import { CALL_SOURCES, type CallSource, type Protocol } from '../collector/model.js';
 import { iterateBucketCalls } from '../collector/store/analysis.js';
 import { contentVersion, type Db } from '../collector/store/db.js';
+import { isoTime } from './iso-time.js';
 import { LEVELS, type EdgeCall, type Graph, type GraphEdge, type GraphNode, type GraphQuery } from './model.js';
 import { attributeCalls } from './passes/identity.js';
 import { levelEnds, levelNode } from './passes/level.js';
@@ -104,7 +105,7 @@ const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const SOURCE_BIT = Object.fromEntries(CALL_SOURCES.map((s, i) => [s, 1 << i])) as Record<CallSource, number>;
 const SOURCES_SORTED = [...CALL_SOURCES].sort(cmp);
 const sourcesOf = (bits: number): CallSource[] => SOURCES_SORTED.filter((s) => (bits & SOURCE_BIT[s]) !== 0);
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = isoTime;
 
 function assemble(calls: AttributedCall[], ends: Array<{ source: string; target: string }>, nodes: NodeTable, q: GraphQuery): Graph {
   // Level id → the workload-level node keys folded into it.
