@@ -244,10 +244,11 @@ async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions
   let lastProgress = t0;
   const every = opts.progressEveryMs ?? 250;
   for (;;) {
-    const before = w.end;
     const n = await src.read(w);
     if (n > 0) {
-      hash.update(w.buf.subarray(before, before + n));
+      // The read appended n bytes at the window's end, after moving what was left unread to the
+      // front when it needed room: the new bytes are the last n, wherever the end was before.
+      hash.update(w.buf.subarray(w.end - n, w.end));
       pipe.stats.bytesRead += n;
     }
     if (reader === null) {

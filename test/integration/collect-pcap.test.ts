@@ -1,5 +1,6 @@
 // `trustmap collect pcap` as users run it: real capture files, the built binary, real SQLite.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -8,6 +9,7 @@ import Database from 'better-sqlite3';
 import { runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
+import { synthCapture } from '../bench/synth-capture.js';
 
 const FIX = new URL('../fixtures/pcap/', import.meta.url).pathname;
 
@@ -119,6 +121,24 @@ test('re-ingesting the same file is a reported no-op; --force counts it again', 
   assert.equal(runCli(['collect', 'pcap', '--db', db, '--force', copy]).code, 0);
   const doubled = calls(db);
   assert.deepEqual(doubled.map((c) => c.count), first.map((c) => c.count * 2));
+});
+
+test('a capture larger than the read window: the stored sha256 is the file\'s, and a second ingest is a no-op (file and stdin)', () => {
+  // Large enough that the reader's 8 MiB window moves unread bytes to its front between reads.
+  const dir = tempDir();
+  const capture = join(dir, 'big.pcap');
+  synthCapture({ out: capture, sizeBytes: 40 * 1024 * 1024, format: 'pcap', link: 'ether', seed: 3 });
+  const sha = createHash('sha256').update(readFileSync(capture)).digest('hex');
+  const db = join(dir, 'big.db');
+  assert.equal(runCli(['collect', 'pcap', '--db', db, capture]).code, 0);
+  const stored = () => new Database(db, { readonly: true }).prepare('SELECT sha256, status FROM captures ORDER BY id').all();
+  assert.deepEqual(stored(), [{ sha256: sha, status: 'complete' }]);
+  const first = calls(db);
+  const again = runCli(['collect', 'pcap', '--db', db, capture]);
+  assert.match(again.stderr, /already recorded as capture 1/);
+  const piped = runCli(['collect', 'pcap', '--db', db, '-'], { input: readFileSync(capture) });
+  assert.match(piped.stderr, /-: already recorded as capture 1/);
+  assert.deepEqual(calls(db), first, 'nothing counted twice');
 });
 
 test('standard input gives the same calls as the file, and a repeated stream is a no-op', () => {
