@@ -17,30 +17,32 @@ const VERSION = '0.1.0';
  */
 interface Entry {
   path: string[];
+  /** One line for `trustmap --help`, kept here so the overview loads no command. */
+  summary: string;
   load: () => Promise<Command>;
 }
 
 export const COMMANDS: Entry[] = [
-  { path: ['demo'], load: async () => (await import('./ui/cli/demo.js')).demo },
-  { path: ['collect', 'pcap'], load: async () => (await import('./collector/cli/commands.js')).collectPcap },
-  { path: ['collect', 'live'], load: async () => (await import('./collector/cli/live.js')).collectLive },
-  { path: ['collect', 'envoy'], load: async () => (await import('./collector/cli/telemetry.js')).collectEnvoy },
-  { path: ['collect', 'hubble'], load: async () => (await import('./collector/cli/telemetry.js')).collectHubble },
-  { path: ['merge'], load: async () => (await import('./collector/cli/merge.js')).merge },
-  { path: ['calls'], load: async () => (await import('./collector/cli/commands.js')).calls },
-  { path: ['captures'], load: async () => (await import('./collector/cli/commands.js')).captures },
-  { path: ['certs'], load: async () => (await import('./collector/cli/commands.js')).certs },
-  { path: ['inventory', 'load'], load: async () => (await import('./collector/cli/inventory.js')).inventoryLoad },
-  { path: ['inventory', 'snapshot'], load: async () => (await import('./collector/cli/inventory.js')).inventorySnapshot },
-  { path: ['inventory', 'list'], load: async () => (await import('./collector/cli/inventory.js')).inventoryList },
-  { path: ['inventory'], load: async () => (await import('./collector/cli/inventory.js')).inventory },
-  { path: ['graph', 'diff'], load: async () => (await import('./analyzer/cli/graph.js')).graphDiff },
-  { path: ['graph'], load: async () => (await import('./analyzer/cli/graph.js')).graph },
-  { path: ['readiness'], load: async () => (await import('./analyzer/cli/readiness.js')).readiness },
-  { path: ['policy'], load: async () => (await import('./analyzer/cli/policy.js')).policy },
-  { path: ['simulate'], load: async () => (await import('./analyzer/cli/simulate.js')).simulateCommand },
-  { path: ['drift'], load: async () => (await import('./analyzer/cli/drift.js')).driftCommand },
-  { path: ['serve'], load: async () => (await import('./ui/cli/serve.js')).serve },
+  { path: ['demo'], summary: 'Ingest the embedded demo mesh and serve the web UI over it', load: async () => (await import('./ui/cli/demo.js')).demo },
+  { path: ['collect', 'pcap'], summary: 'Record calls from pcap/pcapng files or a tcpdump stream', load: async () => (await import('./collector/cli/commands.js')).collectPcap },
+  { path: ['collect', 'live'], summary: 'Capture live with tcpdump and record calls until stopped', load: async () => (await import('./collector/cli/live.js')).collectLive },
+  { path: ['collect', 'envoy'], summary: 'Record calls from Envoy/Istio access logs', load: async () => (await import('./collector/cli/telemetry.js')).collectEnvoy },
+  { path: ['collect', 'hubble'], summary: 'Record calls from Cilium Hubble flows (hubble observe -o json)', load: async () => (await import('./collector/cli/telemetry.js')).collectHubble },
+  { path: ['merge'], summary: 'Fold stores collected on several nodes into one', load: async () => (await import('./collector/cli/merge.js')).merge },
+  { path: ['calls'], summary: 'List the recorded calls', load: async () => (await import('./collector/cli/commands.js')).calls },
+  { path: ['captures'], summary: 'List the ingested captures and their tallies', load: async () => (await import('./collector/cli/commands.js')).captures },
+  { path: ['certs'], summary: 'List the certificates seen in clear (TLS 1.2 handshakes)', load: async () => (await import('./collector/cli/commands.js')).certs },
+  { path: ['inventory', 'load'], summary: 'Load kubectl get -o json|yaml listings as inventory snapshots', load: async () => (await import('./collector/cli/inventory.js')).inventoryLoad },
+  { path: ['inventory', 'snapshot'], summary: 'Take an inventory snapshot with kubectl (current or given context)', load: async () => (await import('./collector/cli/inventory.js')).inventorySnapshot },
+  { path: ['inventory', 'list'], summary: 'Show workloads with their addresses and identities', load: async () => (await import('./collector/cli/inventory.js')).inventoryList },
+  { path: ['inventory'], summary: 'Same as \'inventory list\'', load: async () => (await import('./collector/cli/inventory.js')).inventory },
+  { path: ['graph', 'diff'], summary: 'Edges new, gone, or whose security changed between two windows', load: async () => (await import('./analyzer/cli/graph.js')).graphDiff },
+  { path: ['graph'], summary: 'Who calls whom: the dependency graph (table, json, dot, mermaid)', load: async () => (await import('./analyzer/cli/graph.js')).graph },
+  { path: ['readiness'], summary: 'Would strict mTLS break anything? Per namespace and workload, with blockers', load: async () => (await import('./analyzer/cli/readiness.js')).readiness },
+  { path: ['policy'], summary: 'Least-privilege policies from what was observed (istio, netpol, cilium, linkerd)', load: async () => (await import('./analyzer/cli/policy.js')).policy },
+  { path: ['simulate'], summary: 'Replay recorded calls against policies: what would be denied, and why', load: async () => (await import('./analyzer/cli/simulate.js')).simulateCommand },
+  { path: ['drift'], summary: 'Policy rules no recorded call used, rules wider than the traffic, calls only a wide rule allows', load: async () => (await import('./analyzer/cli/drift.js')).driftCommand },
+  { path: ['serve'], summary: 'Serve the web UI: the service map, readiness and policies', load: async () => (await import('./ui/cli/serve.js')).serve },
 ];
 
 /** Loads an entry's command and checks that it is the one the entry names. */
@@ -51,9 +53,8 @@ export async function loadCommand(e: Entry): Promise<Command> {
 }
 
 async function overview(): Promise<string> {
-  const commands = await Promise.all(COMMANDS.map(loadCommand));
-  const width = Math.max(...commands.map((c) => c.path.join(' ').length));
-  const rows = commands.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`).join('\n');
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
+  const rows = COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`).join('\n');
   return `trustmap maps who calls whom in a service mesh, proposes least-privilege policies, and
 checks whether strict mTLS is safe to turn on.
 

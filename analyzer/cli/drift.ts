@@ -14,7 +14,6 @@ const ruleName = (r: { policy: { kind: string; namespace: string; name: string }
 
 export const driftCommand: Command = {
   path: ['drift'],
-  summary: 'Policy rules no recorded call used, rules wider than the traffic, calls only a wide rule allows',
   help: `Compare policies in force with the traffic of a window (the same evaluation as "trustmap
 simulate"):
   unused rules      allow rules that matched no recorded call: cleanup candidates

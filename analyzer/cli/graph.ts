@@ -36,7 +36,6 @@ const graphFlags = z.object({
 
 export const graph: Command = {
   path: ['graph'],
-  summary: 'Who calls whom: the dependency graph (table, json, dot, mermaid)',
   help: `Print the dependency graph built from the recorded calls: each call attributed to its
 workloads at the time it happened, sources merged (docs/identity.md), one edge per caller and
 callee with ports, protocols, methods, paths and the security mix of its calls.
@@ -100,7 +99,6 @@ const diffFlags = z.object({
 
 export const graphDiff: Command = {
   path: ['graph', 'diff'],
-  summary: 'Edges new, gone, or whose security changed between two windows',
   help: `Compare the graph of a baseline window with the graph of the current one: edges that are
 new, gone, or whose security changed (plaintext appeared or disappeared, the mTLS share moved by
 a point or more, credentials started to travel in plaintext).

@@ -42,7 +42,6 @@ const FLAG_SPEC = {
 
 export const policy: Command = {
   path: ['policy'],
-  summary: 'Least-privilege policies from what was observed (istio, netpol, cilium, linkerd)',
   help: `Propose the policies that allow exactly the calls observed in the window and nothing else:
 only observed callers, ports, methods and path templates. Each object is commented with the
 callers, call counts and last sighting it comes from; infrastructure traffic (DNS, kubelet

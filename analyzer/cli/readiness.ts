@@ -31,7 +31,6 @@ const flagsSchema = z.object({
 
 export const readiness: Command = {
   path: ['readiness'],
-  summary: 'Would strict mTLS break anything? Per namespace and workload, with blockers',
   help: `Check whether PeerAuthentication STRICT is safe, per namespace and per workload (as a
 server), from the calls observed: ready, blocked (every blocker named and counted, with its
 callers and last sighting) or insufficient-data (observed too briefly, or never seen).

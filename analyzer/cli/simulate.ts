@@ -62,7 +62,6 @@ export function runSimulation(argv: string[], spec: Record<string, unknown>, sch
 
 export const simulateCommand: Command = {
   path: ['simulate'],
-  summary: 'Replay recorded calls against policies: what would be denied, and why',
   help: `Evaluate every recorded call of the window against policy files, with the semantics of
 Istio AuthorizationPolicy and PeerAuthentication, Kubernetes NetworkPolicy and
 CiliumNetworkPolicy (L3/L4 and L7 HTTP): each call is allowed, denied (with the policy and the

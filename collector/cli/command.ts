@@ -10,7 +10,6 @@ export interface Io {
 export interface Command {
   /** Words that select the command, e.g. ['collect', 'pcap']. */
   path: string[];
-  summary: string;
   /** Full --help text: usage, flags, examples. */
   help: string;
   run(argv: string[], io: Io): Promise<number>;

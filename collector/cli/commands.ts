@@ -54,7 +54,6 @@ const collectPcapFlags = z.object({
 
 export const collectPcap: Command = {
   path: ['collect', 'pcap'],
-  summary: 'Record calls from pcap/pcapng files or a tcpdump stream',
   help: `Record the calls in packet captures (pcap or pcapng) into the store.
 
 Usage:
@@ -187,7 +186,6 @@ const callsFlags = z.object({
 
 export const calls: Command = {
   path: ['calls'],
-  summary: 'List the recorded calls',
   help: `List the calls recorded in the store, summed over time.
 
 Usage:
@@ -265,7 +263,6 @@ const capturesFlags = z.object({
 
 export const captures: Command = {
   path: ['captures'],
-  summary: 'List the ingested captures and their tallies',
   help: `List every capture ingested into the store, with its status and tallies.
 
 Usage:
@@ -310,7 +307,6 @@ const certsFlags = z.object({
 
 export const certs: Command = {
   path: ['certs'],
-  summary: 'List the certificates seen in clear (TLS 1.2 handshakes)',
   help: `List certificates that crossed the network unencrypted (TLS 1.2 and older send them in
 clear), with their identities (URI SANs such as SPIFFE IDs), issuer, validity, and which
 addresses presented them as client or server. A client certificate means mutual TLS.

@@ -51,7 +51,6 @@ function report(outcomes: LoadOutcome[], json: boolean, io: Io): number {
 
 export const inventoryLoad: Command = {
   path: ['inventory', 'load'],
-  summary: 'Load kubectl get -o json|yaml listings as inventory snapshots',
   help: `Load Kubernetes objects (what kubectl get -o json or -o yaml prints) as inventory snapshots.
 
 Usage:
@@ -124,7 +123,6 @@ function runKubectl(args: string[]): Promise<Buffer> {
 
 export const inventorySnapshot: Command = {
   path: ['inventory', 'snapshot'],
-  summary: 'Take an inventory snapshot with kubectl (current or given context)',
   help: `Run kubectl get ... -A -o json for the current context and load the result as a snapshot.
 
 Usage:
@@ -220,14 +218,12 @@ async function runList(argv: string[], io: Io): Promise<number> {
 
 export const inventoryList: Command = {
   path: ['inventory', 'list'],
-  summary: 'Show workloads with their addresses and identities',
   help: listHelp,
   run: runList,
 };
 
 export const inventory: Command = {
   path: ['inventory'],
-  summary: 'Same as "inventory list"',
   help: listHelp,
   run: runList,
 };

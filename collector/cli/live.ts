@@ -29,7 +29,6 @@ const liveFlags = z.object({
 
 export const collectLive: Command = {
   path: ['collect', 'live'],
-  summary: 'Capture live with tcpdump and record calls until stopped',
   help: `Capture packets live with tcpdump and record the calls, for as long as it runs.
 
 Usage:

@@ -17,7 +17,6 @@ const mergeFlags = z.object({
 
 export const merge: Command = {
   path: ['merge'],
-  summary: 'Fold stores collected on several nodes into one',
   help: `Fold trustmap stores into one: calls summed by call key, captures, inventory snapshots,
 DNS names, certificates and verdicts combined as if everything had been collected into it.
 

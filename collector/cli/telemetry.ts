@@ -235,7 +235,6 @@ const FOLLOW_HELP = `  --follow       read standard input as a stream that does 
 
 export const collectEnvoy: Command = {
   path: ['collect', 'envoy'],
-  summary: 'Record calls from Envoy/Istio access logs',
   help: `Record the calls in Envoy access logs (Istio sidecars and gateways) into the store.
 
 Usage:
@@ -264,7 +263,6 @@ Examples:
 
 export const collectHubble: Command = {
   path: ['collect', 'hubble'],
-  summary: 'Record calls from Cilium Hubble flows (hubble observe -o json)',
   help: `Record the calls in Hubble flow exports into the store.
 
 Usage:

@@ -89,7 +89,6 @@ async function ingestDemo(db: Db): Promise<number> {
 
 export const demo: Command = {
   path: ['demo'],
-  summary: 'Ingest the embedded demo mesh and serve the web UI over it',
   help: `Ingest the embedded demo recording (a small online shop run in network namespaces by the
 testbed: pods, Services, DNS, mutual TLS and plaintext calls) and its Kubernetes inventory into a
 temporary store, then serve the web UI over it and print its URL (Ctrl-C stops it).

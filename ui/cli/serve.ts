@@ -32,7 +32,6 @@ export const serveSpec = {
 
 export const serve: Command = {
   path: ['serve'],
-  summary: 'Serve the web UI: the service map, readiness and policies',
   help: `Serve the web UI and its JSON API (under /api/) over a store: the service map, each
 workload's callers and proposed policies, and the strict-mTLS readiness overview.
 

@@ -3,15 +3,24 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { COMMANDS, loadCommand } from '../../../trustmap.js';
+import { runCli } from '../../helpers/cli.js';
 
 describe('command table', () => {
   it('every entry loads the command it names, with help and a summary', async () => {
     for (const e of COMMANDS) {
       const cmd = await loadCommand(e);
       assert.deepEqual(cmd.path, e.path);
-      assert.ok(cmd.summary.length > 0, `${e.path.join(' ')} has a summary`);
+      assert.ok(e.summary.length > 0 && !e.summary.includes('\n'), `${e.path.join(' ')} has a one-line summary`);
       assert.match(cmd.help, /Usage|usage/, `${e.path.join(' ')} has usage in its help`);
     }
+  });
+
+  it('trustmap --help lists every command without loading any', () => {
+    const r = runCli(['--help']);
+    assert.equal(r.code, 0);
+    for (const e of COMMANDS) assert.match(r.stdout, new RegExp(`\\n  ${e.path.join(' ')} +${e.summary.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\n`));
+    const loaded = runCli(['--help'], { env: { NODE_DEBUG: 'esm' } });
+    assert.doesNotMatch(loaded.stderr, /\/cli\/(commands|live|merge|telemetry|inventory|graph|readiness|policy|simulate|drift|demo|serve)\.js/, 'no command module was loaded');
   });
 
   it('no entry is shadowed by an earlier, shorter one', () => {
@@ -22,7 +31,7 @@ describe('command table', () => {
   });
 
   it('a mismatched entry is refused on load', async () => {
-    const wrong = { path: ['calls'], load: COMMANDS.find((e) => e.path.join(' ') === 'captures')!.load };
+    const wrong = { path: ['calls'], summary: 'x', load: COMMANDS.find((e) => e.path.join(' ') === 'captures')!.load };
     await assert.rejects(loadCommand(wrong), /command table: "calls" loads "captures"/);
   });
 });
