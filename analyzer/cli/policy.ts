@@ -2,7 +2,7 @@
 // one file per namespace under --out (each written to a temporary file and renamed into place, so
 // a reader never sees half a file). Blockers go to stderr, or into the --json document.
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
@@ -25,6 +25,7 @@ const flagsSchema = z.object({
   'trust-domain': z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a trust domain (lowercase DNS name)').optional(),
   'dry-run': z.boolean().default(false),
   'allow-by-address': z.boolean().default(false),
+  prune: z.boolean().default(false),
   'min-window': durationFlag.default(DEFAULT_MIN_WINDOW_MS),
   since: timeFlag.optional(),
   until: timeFlag.optional(),
@@ -36,7 +37,7 @@ const flagsSchema = z.object({
 const FLAG_SPEC = {
   format: { type: 'string' }, out: { type: 'string' }, namespace: { type: 'string', multiple: true }, granularity: { type: 'string' },
   'istio-version': { type: 'string' }, 'istio-root-namespace': { type: 'string' }, 'trust-domain': { type: 'string' }, 'dry-run': { type: 'boolean' }, 'allow-by-address': { type: 'boolean' },
-  'min-window': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' },
+  prune: { type: 'boolean' }, 'min-window': { type: 'string' }, since: { type: 'string' }, until: { type: 'string' }, json: { type: 'boolean' }, db: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -62,7 +63,10 @@ Formats:
 Flags:
   --format F          istio, netpol, cilium or linkerd (required)
   --out DIR           write one file per namespace (DIR/NAMESPACE.yaml, replaced atomically);
-                      without it, one multi-document YAML stream goes to stdout
+                      without it, one multi-document YAML stream goes to stdout. Files an
+                      earlier run of the same format wrote there and this one did not are
+                      named on stderr: kubectl apply -f DIR would still apply them
+  --prune             with --out: delete those files instead
   --namespace NS      only policies protecting workloads in NS (repeatable)
   --granularity G     what a rule names: path (default), method, port or workload (wider)
   --istio-version V   the mesh's Istio version (default ${DEFAULT_ISTIO_VERSION}); before 1.22: v1beta1 APIs and
@@ -96,6 +100,7 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
     if (flags.format !== 'istio' && flags['istio-version'] !== undefined) throw new UsageError('--istio-version applies to --format istio only');
     if (flags.format !== 'istio' && flags['istio-root-namespace'] !== undefined) throw new UsageError('--istio-root-namespace applies to --format istio only');
     if (flags.format !== 'istio' && flags['allow-by-address']) throw new UsageError('--allow-by-address applies to --format istio only');
+    if (flags.prune && flags.out === undefined) throw new UsageError('--prune goes with --out');
     if (flags.out !== undefined) checkOutDir(flags.out);
 
     const db = openDb(flags.db, true);
@@ -112,16 +117,23 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
 
     const outDir = flags.out;
     const written = outDir !== undefined ? set.files.map((f) => writeAtomically(outDir, f.filename, f.yaml)) : [];
+    const stale = outDir !== undefined ? staleFiles(outDir, set.format, new Set(set.files.map((f) => f.filename)), flags.namespace) : [];
+    if (flags.prune) for (const f of stale) removeFile(f);
     if (flags.json) {
       io.stdout.write(JSON.stringify({
         format: set.format,
         files: set.files.map((f, i) => ({ namespace: f.namespace, filename: f.filename, ...(outDir !== undefined ? { path: written[i] } : { yaml: f.yaml }) })),
+        ...(outDir !== undefined ? { [flags.prune ? 'removed' : 'stale']: stale } : {}),
         blockers: set.blockers,
       }, null, 2) + '\n');
     } else if (outDir !== undefined) {
       for (let i = 0; i < set.files.length; i++) {
         const n = objectCount(set.files[i].yaml);
         io.stdout.write(`wrote ${printable(written[i])} (${n} object${n === 1 ? '' : 's'})\n`);
+      }
+      for (const f of stale) {
+        if (flags.prune) io.stdout.write(`removed ${printable(f)} (no longer proposed)\n`);
+        else io.stderr.write(`warning: ${printable(f)} is from an earlier run and no longer proposed; kubectl apply -f ${printable(outDir)} would still apply it (delete it, or rerun with --prune)\n`);
       }
     } else {
       io.stdout.write(asStream(set));
@@ -143,6 +155,47 @@ function checkOutDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (err) {
     throw new InputError(`--out ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}, cannot write policies there`);
+  }
+}
+
+/**
+ * YAML files in `dir` that an earlier `trustmap policy --format FORMAT --out` wrote and this run
+ * did not: a namespace nothing is proposed for any more. Recognised by the header line every file
+ * starts with; with --namespace, only files of those namespaces are this run's business.
+ */
+function staleFiles(dir: string, format: string, written: ReadonlySet<string>, namespaces: readonly string[] | undefined): string[] {
+  const header = new RegExp(`^# trustmap policy --format ${format} [^\\n]*: namespace ([a-z0-9-]+)\\n`);
+  const out: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    if (!name.endsWith('.yaml') || written.has(name)) continue;
+    const file = join(dir, name);
+    const m = header.exec(firstBytes(file, 512));
+    if (m !== null && (namespaces === undefined || namespaces.includes(m[1]))) out.push(file);
+  }
+  return out;
+}
+
+/** The start of a regular file, '' for anything else or unreadable. */
+function firstBytes(file: string, n: number): string {
+  try {
+    if (!statSync(file).isFile()) return '';
+    const fd = openSync(file, 'r');
+    try {
+      const b = Buffer.alloc(n);
+      return b.toString('utf8', 0, readSync(fd, b, 0, n, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return '';
+  }
+}
+
+function removeFile(file: string): void {
+  try {
+    rmSync(file);
+  } catch (err) {
+    throw new InputError(`${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}, cannot remove`);
   }
 }
 

@@ -5,7 +5,7 @@
 // pairs of workloads that never talked get no rule; --out writes one file per namespace;
 // --namespace limits the output; bad flags exit 2 with one line.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -146,6 +146,28 @@ describe('trustmap policy on the demo recording', { timeout: 120_000 }, () => {
     const bad = policy('--format', 'netpol', '--out', join(DEMO, 'capture.pcap'));
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^error: --out .*not a directory/);
+  });
+
+  it('--out names files an earlier run wrote that are no longer proposed; --prune deletes only those', () => {
+    const out = join(dir, 'stale');
+    assert.ok([0, 1].includes(policy('--format', 'netpol', '--out', out).code));
+    const payments = readFileSync(join(out, 'payments.yaml'), 'utf8');
+    // A namespace proposed by an earlier run and not now, a file of another format, one of the user's own.
+    writeFileSync(join(out, 'gone.yaml'), payments.replace(/: namespace payments\n/, ': namespace gone\n'));
+    writeFileSync(join(out, 'other-format.yaml'), payments.replace('--format netpol', '--format istio').replace(/: namespace payments\n/, ': namespace gone\n'));
+    writeFileSync(join(out, 'mine.yaml'), 'apiVersion: v1\nkind: ConfigMap\n');
+    const warned = policy('--format', 'netpol', '--out', out);
+    assert.match(warned.stderr, new RegExp(`^warning: ${join(out, 'gone.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is from an earlier run and no longer proposed; kubectl apply -f .* would still apply it \\(delete it, or rerun with --prune\\)$`, 'm'));
+    assert.equal(warned.stderr.match(/^warning: /gm)?.length, 1, warned.stderr);
+    assert.ok(existsSync(join(out, 'gone.yaml')), 'only named, not deleted');
+    // With --namespace, other namespaces' files are not this run's business.
+    assert.doesNotMatch(policy('--format', 'netpol', '--namespace', 'payments', '--out', out).stderr, /warning:/);
+    const pruned = policy('--format', 'netpol', '--out', out, '--prune', '--json');
+    assert.deepEqual((JSON.parse(pruned.stdout) as { removed: string[] }).removed, [join(out, 'gone.yaml')]);
+    assert.deepEqual(readdirSync(out).filter((f) => !proposal.get('netpol')!.out.files.some((p) => p.filename === f)).sort(), ['mine.yaml', 'other-format.yaml']);
+    const usage = policy('--format', 'netpol', '--prune');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^error: --prune goes with --out\n$/);
   });
 
   it('without --out: one multi-document YAML stream on stdout, blockers summarised on stderr', () => {
