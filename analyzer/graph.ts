@@ -104,7 +104,28 @@ interface EdgeAcc {
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const SOURCE_BIT = Object.fromEntries(CALL_SOURCES.map((s, i) => [s, 1 << i])) as Record<CallSource, number>;
 const SOURCES_SORTED = [...CALL_SOURCES].sort(cmp);
-const sourcesOf = (bits: number): CallSource[] => SOURCES_SORTED.filter((s) => (bits & SOURCE_BIT[s]) !== 0);
+const SOURCES_BY_BITS = new Map<number, CallSource[]>();
+/** The sources a bit set names: one shared list per set (three sources: at most eight lists, not one per call). */
+const sourcesOf = (bits: number): CallSource[] => {
+  let list = SOURCES_BY_BITS.get(bits);
+  if (list === undefined) SOURCES_BY_BITS.set(bits, (list = Object.freeze(SOURCES_SORTED.filter((s) => (bits & SOURCE_BIT[s]) !== 0)) as CallSource[]));
+  return list;
+};
+
+/**
+ * Small sorted lists that repeat across edges (an edge's ports, protocols, methods, Services), one
+ * frozen list per distinct content for the graph being built: on the 5,000-workload bench store
+ * 26,000 edges share a few hundred of them. The graph is frozen anyway, so sharing is invisible.
+ */
+class SharedLists {
+  private readonly byKey = new Map<string, readonly unknown[]>();
+  of<T extends string | number>(items: T[]): T[] {
+    const key = items.join('\u0000');
+    let list = this.byKey.get(key);
+    if (list === undefined) this.byKey.set(key, (list = Object.freeze(items)));
+    return list as T[];
+  }
+}
 const iso = isoTime;
 
 function assemble(calls: AttributedCall[], ends: Array<{ source: string; target: string }>, nodes: NodeTable, q: GraphQuery): Graph {
@@ -185,13 +206,15 @@ function assemble(calls: AttributedCall[], ends: Array<{ source: string; target:
   }
 
   const outEdges: GraphEdge[] = [];
+  // Numbers and strings apart: [80] and ["80"] join to the same key.
+  const sharedPorts = new SharedLists(), shared = new SharedLists();
   const used = new Set<string>();
   for (const acc of edges.values()) {
     const e = acc.edge;
     e.first_seen = iso(acc.firstMs);
     e.last_seen = iso(acc.lastMs);
     e.security = shares(e.security_counts);
-    e.services = [...acc.services].sort(cmp);
+    e.services = shared.of([...acc.services].sort(cmp));
     const ports = new Set<number>(), protocols = new Set<Protocol>(), methods = new Set<string>(), paths = new Set<string>();
     for (const { call, firstMs: f, lastMs: l, sources } of acc.calls.values()) {
       call.first_seen = iso(f);
@@ -204,9 +227,9 @@ function assemble(calls: AttributedCall[], ends: Array<{ source: string; target:
       if (call.path !== null) paths.add(call.path);
     }
     e.calls.sort(compareCalls);
-    e.ports = [...ports].sort((a, b) => a - b);
-    e.protocols = [...protocols].sort(cmp);
-    e.methods = [...methods].sort(cmp);
+    e.ports = sharedPorts.of([...ports].sort((a, b) => a - b));
+    e.protocols = shared.of([...protocols].sort(cmp));
+    e.methods = shared.of([...methods].sort(cmp));
     e.paths = [...paths].sort(cmp);
     if (acc.firstMs < firstMs) firstMs = acc.firstMs;
     if (acc.lastMs > lastMs) lastMs = acc.lastMs;

@@ -131,3 +131,26 @@ describe('security mix and the source merge rule', () => {
     assert.throws(() => buildGraph(db, { level: 'pod' as 'workload' }));
   });
 });
+
+describe('repeated small lists are shared, and stay what they are', () => {
+  const db = fresh();
+  snapshot(db, T0 + HOUR, { pods: [pod('shop', 'web', '10.0.0.5'), pod('shop', 'api', '10.0.0.9'), pod('shop', 'db', '10.0.0.7')] });
+  // A hostile method spelled like a port number must stay a string, not become the port list [80].
+  writeCalls(db, [
+    { srcIp: '10.0.0.5', dstIp: '10.0.0.9', dstPort: 80, atMs: T0 + 1.5 * HOUR, method: 'GET', path: '/a' },
+    { srcIp: '10.0.0.9', dstIp: '10.0.0.7', dstPort: 80, atMs: T0 + 1.5 * HOUR, method: '80', path: '/b' },
+    { srcIp: '10.0.0.5', dstIp: '10.0.0.7', dstPort: 80, atMs: T0 + 1.5 * HOUR, method: 'GET', path: '/c' },
+  ]);
+
+  it('edges with the same ports, protocols or methods hold one frozen list; a method "80" stays the string', () => {
+    const g = buildGraph(db, { level: 'workload' });
+    const [a, b, c] = ['shop/web shop/api', 'shop/api shop/db', 'shop/web shop/db'].map((k) => g.edges.find((e) => `${e.source} ${e.target}` === k)!);
+    assert.equal(a.ports, b.ports);
+    assert.equal(a.protocols, c.protocols);
+    assert.equal(a.methods, c.methods);
+    assert.deepEqual(b.methods, ['80']);
+    assert.deepEqual(b.ports, [80]);
+    assert.ok(Object.isFrozen(a.ports) && Object.isFrozen(a.calls[0].sources));
+    assert.equal(a.calls[0].sources, c.calls[0].sources, 'one list per set of sources');
+  });
+});
