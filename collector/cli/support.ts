@@ -25,7 +25,11 @@ export interface Parsed<T> {
   args: string[];
 }
 
-/** Parses argv strictly and validates the flags with `schema`; zod issues become `message (at: flags.x)`. */
+/**
+ * Parses argv strictly and validates the flags with `schema`. A zod issue becomes one line naming
+ * the flag: the message as written when it names the flag itself ("--format is one of ..."),
+ * else `--flag: message` ("--port: too big: expected number to be <=65535").
+ */
 export function parseFlags<T>(argv: string[], spec: FlagSpec, schema: z.ZodType<T>): Parsed<T> {
   let values: Record<string, unknown>;
   let positionals: string[];
@@ -38,7 +42,10 @@ export function parseFlags<T>(argv: string[], spec: FlagSpec, schema: z.ZodType<
   const r = schema.safeParse(values);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new UsageError(`${issue.message} (at: flags.${issue.path.join('.')})`);
+    // A repeatable flag's issue has the item's index after the name: the flag is the first part.
+    const flag = `--${String(issue.path[0])}`;
+    const message = issue.message.replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
+    throw new UsageError(issue.path.length === 0 || issue.message.includes(flag) ? issue.message : `${flag}: ${message}`);
   }
   return { flags: r.data, args: positionals };
 }
