@@ -3,8 +3,9 @@
 // input in one transaction. A live capture (ingestLive) runs the same pipeline over a stream
 // that never ends and commits once per flush interval instead.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import { pipeline, type Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
 import { Aggregator, type AggRow } from './aggregate.js';
 import { decodeLink } from './decode/link.js';
 import { DecodedPacket, OK, SKIP } from './decode/packet.js';
@@ -200,6 +201,46 @@ function streamSource(name: string, stream: Readable): Source {
   };
 }
 
+/** Whether a file starts with gzip's magic (1f 8b): `tcpdump -G ... -z gzip` rotates captures into such files. */
+function isGzipFile(path: string): boolean {
+  let fd: number;
+  try { fd = openSync(path, 'r'); } catch { return false; }
+  try {
+    const head = Buffer.alloc(2);
+    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * A gzip-compressed capture, decompressed as it is read. Its identity (sha256) is the capture's
+ * own, decompressed bytes: the same capture compressed or not is one capture. A corrupt or
+ * truncated file is an input error, and nothing of it is recorded.
+ */
+function gzipFileSource(path: string): Source {
+  const inflated = pipeline(createReadStream(path), createGunzip(), () => { /* errors surface through the iterator */ });
+  const inner = streamSource(path, inflated);
+  return {
+    name: path,
+    totalBytes: null,
+    async read(w) {
+      try {
+        return await inner.read(w);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        if (e.code?.startsWith('Z_') || e.code === 'ERR_STREAM_PREMATURE_CLOSE') {
+          throw new UnsupportedInputError(`gzip: ${e.message}: the compressed file is corrupt or truncated`);
+        }
+        throw err;
+      }
+    },
+    close() { inflated.destroy(); },
+  };
+}
+
 /**
  * A cheap identity for a file, computed before reading it: its size and the sha256 of its first
  * and last 64 KiB. A match is confirmed with the full sha256 before anything is skipped.
@@ -337,10 +378,12 @@ function buildPipeline(db: Db, opts: PipelineOptions, beforeWrite: () => void) {
 export async function ingestCapture(db: Db, input: string, stdin: Readable | null, opts: IngestOptions): Promise<IngestOutcome> {
   const now = opts.now ?? (() => new Date());
   const isStdin = input === '-';
+  const isGzip = !isStdin && isGzipFile(input);
   let fp: { fingerprint: string; size: number } | null = null;
   if (!isStdin) {
     fp = fingerprintFile(input);
-    if (fp !== null && !opts.force) {
+    // A compressed file's identity is its decompressed bytes: known once read, as for stdin.
+    if (fp !== null && !opts.force && !isGzip) {
       const candidates = findCompleteByFingerprint(db, fp.fingerprint);
       if (candidates.length > 0) {
         const sha = sha256File(input);
@@ -354,7 +397,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   try {
     // Standard input without a stream given is read like a file through /dev/stdin: a fresh,
     // blocking descriptor, readable from a worker thread with the same large synchronous reads.
-    src = isStdin ? (stdin !== null ? streamSource('-', stdin) : stdinSource()) : fileSource(input);
+    src = isStdin ? (stdin !== null ? streamSource('-', stdin) : stdinSource()) : isGzip ? gzipFileSource(input) : fileSource(input);
   } catch (err) {
     if (err instanceof UnsupportedInputError) return { status: 'error', name: input, message: err.message };
     throw err;
@@ -380,8 +423,10 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     stats.connections = tracker.stats.connections;
     stats.evictedEarly = tracker.stats.evictedEarly;
     stats.callsWritten = agg.flushedRows;
-    if (isStdin && !opts.force) {
-      // Standard input has no identity until it has been read in full.
+    if (!opts.force) {
+      // Standard input and a compressed file have no identity until they have been read in full;
+      // a file's fingerprint finds only earlier ingests of the same file, not of the same capture
+      // compressed or piped.
       const seen = findCompleteBySha(db, sha256);
       if (seen) {
         tx.rollback();
@@ -393,7 +438,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     completeCapture(db, captureId, { sha256, stats, nowIso: finishedAt });
     push?.checkpoint(wireCaptureOf({ id: captureId, source: 'pcap', name: input, startedAt, stats, dropped: null, end: { status: 'complete' }, nowIso: finishedAt }));
     tx.commit();
-    return { status: 'complete', name: input, captureId, stats, sha256, format, elapsedMs: Date.now() - t0 };
+    return { status: 'complete', name: input, captureId, stats, sha256, format: isGzip ? `${format}+gzip` : format, elapsedMs: Date.now() - t0 };
   } catch (err) {
     tx.rollback();
     const message = err instanceof UnsupportedInputError ? err.message : `unexpected failure: ${(err as Error).message}`;

@@ -1,6 +1,7 @@
 // `trustmap collect pcap` as users run it: real capture files, the built binary, real SQLite.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -139,6 +140,47 @@ test('a capture larger than the read window: the stored sha256 is the file\'s, a
   const piped = runCli(['collect', 'pcap', '--db', db, '-'], { input: readFileSync(capture) });
   assert.match(piped.stderr, /-: already recorded as capture 1/);
   assert.deepEqual(calls(db), first, 'nothing counted twice');
+});
+
+test('a gzip-compressed capture (tcpdump -z gzip) is read as the capture itself, and recorded once whether compressed, plain or piped', () => {
+  const dir = tempDir();
+  const plain = FIX + 'tls12-mutual-auth-certrequest.pcap';
+  const gz = join(dir, 'rotated.pcap.gz');
+  writeFileSync(gz, gzipSync(readFileSync(plain)));
+  const fromPlain = join(dir, 'p.db'), db = join(dir, 'g.db');
+  assert.equal(runCli(['collect', 'pcap', '--db', fromPlain, plain]).code, 0);
+  const r = runCli(['collect', 'pcap', '--db', db, gz]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(calls(db), calls(fromPlain));
+  const sha = createHash('sha256').update(readFileSync(plain)).digest('hex');
+  assert.equal(new Database(db, { readonly: true }).prepare('SELECT sha256 FROM captures').pluck().get(), sha, 'the capture\'s own sha256');
+  for (const again of [runCli(['collect', 'pcap', '--db', db, gz]), runCli(['collect', 'pcap', '--db', db, plain]), runCli(['collect', 'pcap', '--db', db, '-'], { input: readFileSync(plain) })]) {
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stderr, /already recorded as capture 1/);
+  }
+  assert.deepEqual(calls(db), calls(fromPlain), 'nothing counted twice');
+  // The other order: the plain file first, then the compressed one.
+  assert.match(runCli(['collect', 'pcap', '--db', fromPlain, gz]).stderr, /rotated\.pcap\.gz: already recorded as capture 1/);
+});
+
+test('a truncated or corrupt gzip file is one line, exit 2, nothing recorded; a gzip stream on stdin says what to do', () => {
+  const dir = tempDir();
+  const packed = gzipSync(readFileSync(FIX + 'tls12-mutual-auth-certrequest.pcap'));
+  const truncated = join(dir, 'cut.pcap.gz'), corrupt = join(dir, 'bad.pcap.gz');
+  writeFileSync(truncated, packed.subarray(0, Math.floor(packed.length / 2)));
+  const flipped = Buffer.from(packed);
+  for (let i = 200; i < 260; i++) flipped[i] ^= 0xff;
+  writeFileSync(corrupt, flipped);
+  for (const file of [truncated, corrupt]) {
+    const db = join(dir, `${file.endsWith('cut.pcap.gz') ? 'cut' : 'bad'}.db`);
+    const r = runCli(['collect', 'pcap', '--db', db, file]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^error: [^\n]*\.pcap\.gz: gzip: [^\n]*: the compressed file is corrupt or truncated\n$/);
+    assert.deepEqual(calls(db), [], 'nothing of it is recorded');
+  }
+  const piped = runCli(['collect', 'pcap', '--db', join(dir, 's.db'), '-'], { input: packed });
+  assert.equal(piped.code, 2);
+  assert.match(piped.stderr, /^error: -: gzip-compressed stream \(magic 1f 8b\): give the file itself, or decompress it \(zcat FILE \| trustmap collect pcap -\)\n$/);
 });
 
 test('standard input gives the same calls as the file, and a repeated stream is a no-op', () => {

@@ -27,6 +27,6 @@ export function detectReader(head: Uint8Array): RecordReader {
 
 function describeUnknown(head: Uint8Array): string {
   const hex = Array.from(head.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip-compressed input: decompress it first (magic 1f 8b)';
+  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip-compressed stream (magic 1f 8b): give the file itself, or decompress it (zcat FILE | trustmap collect pcap -)';
   return `not a pcap or pcapng capture (magic ${hex})`;
 }
