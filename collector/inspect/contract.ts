@@ -13,6 +13,11 @@ export interface AppSink {
   response(status: number): void;
   /** A decoded DNS message; the tracker records answers as address → name. */
   dns(msg: DnsMessage): void;
+  /**
+   * A DNS query, for a sink that only counts them: when present, queries are validated as before
+   * but reach this instead of dns(), and no message or name string is built for them.
+   */
+  dnsQuery?(): void;
   /** A TLS certificate that travelled in clear (TLS <= 1.2). */
   certificate(cert: CertificateInfo, fromClient: boolean): void;
   /** Something did not parse; counted, never thrown. `reason` is a short constant string. */

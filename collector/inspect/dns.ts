@@ -12,6 +12,9 @@ const MAX_NAME = 255;
 /** More answers than this are not reported (the message still counts). */
 const MAX_ANSWERS = 64;
 
+/** A query that is not built keeps no answers: this stays empty. */
+const NO_ANSWERS: DnsMessage['answers'] = [];
+
 const T_A = 1;
 const T_CNAME = 5;
 const T_AAAA = 28;
@@ -24,16 +27,18 @@ let nameEnd = 0;
  * is not a valid DNS message. `quiet` skips the malformed count (used when merely sniffing).
  */
 export function parseDnsMessage(buf: Uint8Array, start: number, end: number, sink: AppSink, quiet = false): boolean {
-  const msg = decode(buf, start, end);
+  const msg = decode(buf, start, end, sink.dnsQuery !== undefined);
   if (typeof msg === 'string') {
     if (!quiet) sink.malformed(msg);
     return false;
   }
-  sink.dns(msg);
+  if (msg === null) sink.dnsQuery?.();
+  else sink.dns(msg);
   return true;
 }
 
-function decode(b: Uint8Array, start: number, end: number): DnsMessage | string {
+/** null: a valid query, not built because `isQueryCounted` (the sink only counts queries). */
+function decode(b: Uint8Array, start: number, end: number, isQueryCounted: boolean): DnsMessage | string | null {
   const len = end - start;
   if (len < 12) return 'dns short header';
   const flags = (b[start + 2] << 8) | b[start + 3];
@@ -45,8 +50,10 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
   // A question takes at least 5 bytes and a resource record at least 11.
   if (qd === 0 || qd * 5 + (an + ns + ar) * 11 > len - 12) return 'dns counts';
   if (opcode > 6) return 'dns opcode';
+  // Most messages are queries, and nothing reads a query's names: validate without building them.
+  const isBuilt = (flags & 0x8000) !== 0 || !isQueryCounted;
   let p = start + 12;
-  const qname = readName(b, start, p, end);
+  const qname = readName(b, start, p, end, isBuilt);
   if (qname === null) return 'dns name';
   p = nameEnd;
   if (p + 4 > end) return 'dns question';
@@ -58,7 +65,7 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
     p = nameEnd + 4;
     if (p > end) return 'dns question';
   }
-  const answers: DnsMessage['answers'] = [];
+  const answers: DnsMessage['answers'] = isBuilt ? [] : NO_ANSWERS;
   // Answer, authority and additional sections share one record format (§4.1.3). A/AAAA records
   // from the additional section are reported too: a SRV or NS answer carries the target's
   // address there, and the tracker only needs "address → name". CNAMEs only from answers.
@@ -74,7 +81,7 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
     const rd = p + 10;
     p = rd + rdlen;
     if (p > end) return 'dns record';
-    if (answers.length >= MAX_ANSWERS) continue;
+    if (!isBuilt || answers.length >= MAX_ANSWERS) continue;
     const isReported = (type === T_A && rdlen === 4) || (type === T_AAAA && rdlen === 16) || (type === T_CNAME && r < an);
     if (!isReported) continue;
     const name = readName(b, start, recordAt, end) as string; // validated above
@@ -88,6 +95,7 @@ function decode(b: Uint8Array, start: number, end: number): DnsMessage | string 
       answers.push({ name, type: 'CNAME', value: target, ttl });
     }
   }
+  if (!isBuilt) return null;
   return { isResponse: (flags & 0x8000) !== 0, qname, qtype, answers };
 }
 

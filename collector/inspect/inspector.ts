@@ -300,8 +300,8 @@ export const createInspector: InspectorFactory = (sink, serverPort) => new Inspe
 
 /**
  * One UDP datagram: DNS when one port is 53 or 5353 and the payload parses as DNS (then it is
- * reported to sink.dns), otherwise plain 'udp'. A datagram on a DNS port that does not parse is
- * counted as malformed.
+ * reported to sink.dns, a query to sink.dnsQuery when the sink has one), otherwise plain 'udp'.
+ * A datagram on a DNS port that does not parse is counted as malformed.
  */
 export function inspectDatagram(
   buf: Uint8Array,

@@ -57,6 +57,7 @@ export interface TrackerOptions {
   datagram: ((buf: Uint8Array, start: number, end: number, srcPort: number, dstPort: number, sink: AppSink) => Protocol) | null;
   /** Turns a raw request target into the stored path template for an edge. */
   templatePath: (edge: string, target: string) => string;
+  /** A DNS response (queries are only counted: the sinks implement AppSink.dnsQuery). */
   onDns?: (msg: DnsMessage, tsMs: number) => void;
   /** A certificate sent in clear; `presenterIp` is the address that sent it. */
   onCertificate?: (cert: CertificateInfo, fromClient: boolean, presenterIp: string, tsMs: number) => void;
@@ -103,6 +104,7 @@ class ConnExtra implements AppSink {
     else this.dnsQueries++;
     this.t.onDns(msg);
   }
+  dnsQuery(): void { this.dnsQueries++; }
   certificate(cert: CertificateInfo, fromClient: boolean): void { this.t.onCertificate(this, cert, fromClient); }
   malformed(): void { this.t.stats.appMalformed++; }
 }
@@ -114,6 +116,7 @@ class DatagramSink implements AppSink {
   request(): void { /* no HTTP over UDP */ }
   response(): void { /* no HTTP over UDP */ }
   dns(msg: DnsMessage): void { this.t.onDatagramDns(this.slot, msg); }
+  dnsQuery(): void { this.t.onDatagramQuery(this.slot); }
   certificate(): void { /* no TLS over UDP (DTLS is not inspected) */ }
   malformed(): void { this.t.stats.appMalformed++; }
 }
@@ -594,6 +597,10 @@ export class Tracker {
 
   onDns(msg: DnsMessage): void {
     this.opts.onDns?.(msg, this.now);
+  }
+
+  onDatagramQuery(c: number): void {
+    this.dnsQueries[c]++;
   }
 
   onDatagramDns(c: number, msg: DnsMessage): void {

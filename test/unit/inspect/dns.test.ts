@@ -110,6 +110,33 @@ describe('dns datagrams and hostile input', () => {
     assert.equal(v('fe800000000000000000000000000000'), 'fe80::');
   });
 
+  it('a sink that only counts queries gets dnsQuery() for them, the same responses and the same malformed reasons', () => {
+    // The tracker's sinks are such sinks: nothing reads a query's names, so none are built.
+    class CountingSink extends RecordingSink {
+      queries = 0;
+      dnsQuery(): void { this.queries++; }
+    }
+    const inputs = [
+      message({ body: [...name('Www.Example.com'), 0, 1, 0, 1] }),
+      message({ flags: 0x8180, an: 1, body: [...name('a.example'), 0, 1, 0, 1, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 10, 0, 0, 9] }),
+      message({ body: [0xc0, 12, 0, 1, 0, 1] }), // query with a pointer loop
+      message({ body: [...name(Array(40).fill('abcdefg').join('.')), 0, 1, 0, 1] }), // over-long query name
+      message({ an: 1, body: [...name('q.example'), 0, 1, 0, 1, 0xc0, 40, 0, 1, 0, 1, 0, 0, 0, 9, 0, 4, 1, 2, 3, 4] }), // query with a bad record
+      message({ qd: 2, body: [...name('one'), 0, 1, 0, 1, ...name('two'), 0, 28, 0, 1] }),
+    ];
+    const full = new RecordingSink();
+    const counting = new CountingSink();
+    for (const m of inputs) {
+      assert.equal(inspectDatagram(m, 0, m.length, 53, 40000, counting), inspectDatagram(m, 0, m.length, 53, 40000, full));
+    }
+    assert.deepEqual(counting.malformedReasons, full.malformedReasons);
+    assert.deepEqual(full.malformedReasons, ['dns name', 'dns name', 'dns name']);
+    assert.deepEqual(counting.dnsMessages, full.dnsMessages.filter((m) => m.isResponse));
+    assert.equal(counting.dnsMessages.length, 1);
+    assert.equal(counting.queries, full.dnsMessages.filter((m) => !m.isResponse).length);
+    assert.equal(counting.queries, 2);
+  });
+
   it('a TCP stream with a bogus length prefix is malformed', () => {
     const run = runConnection(Uint8Array.from([0, 3, 1, 2, 3]), new Uint8Array(0), 53);
     assert.deepEqual(run.sink.malformedReasons, ['dns tcp length']);
