@@ -197,6 +197,8 @@ function assemble(calls: AttributedCall[], ends: Array<{ source: string; target:
     }
     const ec = call.call;
     ec.count += r.count;
+    // Rows hand-built without verdicts (tests, older callers) have no dropped count.
+    if (r.dropped > 0) ec.dropped = (ec.dropped ?? 0) + r.dropped;
     if (r.credentialsInPlaintext) ec.credentials_in_plaintext = true;
     // The first reason in code-unit order, so the output does not depend on row order.
     if (r.securityReason !== '' && (ec.security_reason === null || r.securityReason < ec.security_reason)) ec.security_reason = r.securityReason;

@@ -56,6 +56,8 @@ export interface EdgeCall {
   /** The client dialled the Service's ClusterIP (true) or the pod address directly (false). */
   via_service: boolean;
   sources: CallSource[];
+  /** Of `count`, the calls Hubble saw DROPPED (the cluster's policy refused them); absent when none. */
+  dropped?: number;
 }
 
 export interface GraphEdge {

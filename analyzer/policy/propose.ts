@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_TRUST_DOMAIN, type AttributionIndex } from '../../collector/identity/attribute.js';
 import type { Db } from '../../collector/store/db.js';
-import { attributionIndex, buildGraph } from '../graph.js';
+import { attributionIndex, buildGraph, deepFreeze } from '../graph.js';
 import type { Graph, ReadinessReport, Verdict } from '../model.js';
 import { checkReadiness } from '../readiness.js';
 import { generatePolicies } from './generate.js';
@@ -73,6 +73,35 @@ function findDnsTargets(index: AttributionIndex, graph: Graph): DnsTarget[] {
     .filter((d) => selectorLabels({ id: '', kind: 'workload', namespace: d.namespace, name: '', workload_kind: null, service_account: null, spiffe: null, labels: d.labels, addresses: [], reason: null }) !== null);
 }
 
+const withoutRefusedOf = new WeakMap<Graph, Graph>();
+
+/**
+ * The graph without the calls Hubble saw DROPPED every time: the cluster's current policy refuses
+ * them, so they never worked, and a least-privilege proposal must not start allowing them. An
+ * edge left without calls goes too. Calls that got through at least once stay. The same graph when
+ * nothing was dropped (pcap and Envoy rows carry no verdicts), so the derived views stay shared.
+ */
+export function withoutRefusedCalls(graph: Graph): Graph {
+  if (!graph.edges.some((e) => e.calls.some((c) => (c.dropped ?? 0) > 0))) return graph;
+  const kept = withoutRefusedOf.get(graph);
+  if (kept !== undefined) return kept;
+  const edges = graph.edges.flatMap((e) => {
+    const calls = e.calls.filter((c) => (c.dropped ?? 0) < c.count);
+    if (calls.length === e.calls.length) return [e];
+    if (calls.length === 0) return [];
+    // What the edge lists is what its kept calls have: a port only refused calls used is not allowed.
+    const sorted = <T extends string | number>(xs: Iterable<T>): T[] => [...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [{
+      ...e, calls, count: calls.reduce((n, c) => n + c.count, 0),
+      ports: sorted(calls.map((c) => c.port)), protocols: sorted(calls.map((c) => c.protocol)),
+      methods: sorted(calls.flatMap((c) => (c.method === null ? [] : [c.method]))), paths: sorted(calls.flatMap((c) => (c.path === null ? [] : [c.path]))),
+    }];
+  });
+  const out = deepFreeze({ ...graph, edges });
+  if (Object.isFrozen(graph)) withoutRefusedOf.set(graph, out);
+  return out;
+}
+
 /** The readiness report as verdicts per workload id and per namespace. */
 export function strictVerdicts(report: ReadinessReport): Map<string, StrictVerdict> {
   const out = new Map<string, StrictVerdict>();
@@ -99,6 +128,7 @@ export function proposePolicies(db: Db, options: PolicyOptions): PolicySet {
   const verdicts = opts.format === 'istio'
     ? strictVerdicts(checkReadiness(db, { namespaces: opts.namespaces, minWindowMs: opts.minWindowMs ?? DEFAULT_MIN_WINDOW_MS, sinceMs: opts.sinceMs, untilMs: opts.untilMs, trustDomain: opts.trustDomain }))
     : new Map<string, StrictVerdict>();
-  const ctx: GeneratorContext = { dns: dnsTargets(index, graph), strictReadiness: (id) => verdicts.get(id) ?? null };
-  return generatePolicies(graph, ctx, opts);
+  const allowed = withoutRefusedCalls(graph);
+  const ctx: GeneratorContext = { dns: dnsTargets(index, allowed), strictReadiness: (id) => verdicts.get(id) ?? null };
+  return generatePolicies(allowed, ctx, opts);
 }

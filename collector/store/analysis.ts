@@ -9,7 +9,10 @@ import type { CallRow } from '../model.js';
 export type BucketCallRow = Pick<CallRow,
   'bucketMs' | 'source' | 'srcIp' | 'dstIp' | 'serviceIp' | 'dstPort' | 'transport' | 'protocol' | 'method' | 'path' | 'host'
   | 'sni' | 'security' | 'securityReason' | 'count' | 'connections' | 'bytes' | 'firstSeenMs' | 'lastSeenMs'
-  | 'credentialsInPlaintext'>;
+  | 'credentialsInPlaintext'> & {
+  /** Of `count`, the calls Hubble saw DROPPED (call_verdicts): they did not get through. */
+  dropped: number;
+};
 
 export interface WindowQuery {
   sinceMs?: number;
@@ -25,12 +28,16 @@ export interface WindowQuery {
 export function* iterateBucketCalls(db: Db, q: WindowQuery = {}): Generator<BucketCallRow> {
   const where: string[] = [];
   const args: Record<string, number> = {};
-  if (q.sinceMs !== undefined) { where.push('last_seen_ms >= @since'); args.since = q.sinceMs; }
-  if (q.untilMs !== undefined) { where.push('first_seen_ms < @until'); args.until = q.untilMs; }
+  if (q.sinceMs !== undefined) { where.push('c.last_seen_ms >= @since'); args.since = q.sinceMs; }
+  if (q.untilMs !== undefined) { where.push('c.first_seen_ms < @until'); args.until = q.untilMs; }
   const rows = db.prepare(
-    `SELECT bucket_ms, source, src_ip, dst_ip, service_ip, dst_port, transport, protocol, method, path, host, sni, security,
-            security_reason, count, connections, bytes, first_seen_ms, last_seen_ms, credentials_in_plaintext
-     FROM calls ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+    `SELECT c.bucket_ms, c.source, c.src_ip, c.dst_ip, c.service_ip, c.dst_port, c.transport, c.protocol, c.method, c.path, c.host, c.sni,
+            c.security, c.security_reason, c.count, c.connections, c.bytes, c.first_seen_ms, c.last_seen_ms, c.credentials_in_plaintext,
+            coalesce(d.dropped, 0)
+     FROM calls c
+     LEFT JOIN (SELECT key_hi, key_lo, sum(count) AS dropped FROM call_verdicts WHERE verdict = 'DROPPED' GROUP BY key_hi, key_lo) d
+       ON d.key_hi = c.key_hi AND d.key_lo = c.key_lo
+     ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
   ).raw(true).iterate(args) as IterableIterator<RawBucketCallRow>;
   // The text columns repeat a few thousand values over all the rows (the benchmark store: 100,000
   // rows), and the analyzer holds every row until its graph is built: one string per value, not
@@ -47,7 +54,7 @@ export function* iterateBucketCalls(db: Db, q: WindowQuery = {}): Generator<Buck
       bucketMs: r[0], source: one(r[1]), srcIp: one(r[2]), dstIp: one(r[3]), serviceIp: one(r[4]), dstPort: r[5], transport: one(r[6]),
       protocol: one(r[7]), method: one(r[8]), path: one(r[9]), host: one(r[10]), sni: one(r[11]), security: one(r[12]),
       securityReason: one(r[13]), count: r[14], connections: r[15], bytes: r[16], firstSeenMs: r[17], lastSeenMs: r[18],
-      credentialsInPlaintext: r[19],
+      credentialsInPlaintext: r[19], dropped: Math.min(r[20], r[14]),
     };
   }
 }
@@ -58,7 +65,7 @@ type RawBucketCallRow = [
   BucketCallRow['dstPort'], BucketCallRow['transport'], BucketCallRow['protocol'], BucketCallRow['method'], BucketCallRow['path'],
   BucketCallRow['host'], BucketCallRow['sni'], BucketCallRow['security'], BucketCallRow['securityReason'], BucketCallRow['count'],
   BucketCallRow['connections'], BucketCallRow['bytes'], BucketCallRow['firstSeenMs'], BucketCallRow['lastSeenMs'],
-  BucketCallRow['credentialsInPlaintext'],
+  BucketCallRow['credentialsInPlaintext'], number,
 ];
 
 export interface ControllerRef {

@@ -5,6 +5,7 @@ import { AggRow } from '../../../collector/aggregate.js';
 import type { CallKey } from '../../../collector/model.js';
 import { CallWriter } from '../../../collector/store/calls.js';
 import { IngestTransaction } from '../../../collector/store/captures.js';
+import { VerdictWriter, type VerdictRow } from '../../../collector/store/telemetry.js';
 import type { Db } from '../../../collector/store/db.js';
 import { writeSnapshot, type PodRow, type ServiceRow, type SnapshotData, type WorkloadRow } from '../../../collector/store/inventory.js';
 
@@ -17,11 +18,14 @@ export interface CallSpec extends Partial<CallKey> {
   atMs: number;
   count?: number;
   credentials?: boolean;
+  /** Of count, the calls Hubble saw DROPPED (a call_verdicts row, as the Hubble ingest writes). */
+  dropped?: number;
 }
 
 /** Writes calls in one transaction; each lands in the hour bucket of its atMs. */
 export function writeCalls(db: Db, specs: Iterable<CallSpec>): number {
   const rows: AggRow[] = [];
+  const verdicts: VerdictRow[] = [];
   for (const s of specs) {
     const key: CallKey = {
       bucketMs: Math.floor(s.atMs / HOUR) * HOUR, source: s.source ?? 'pcap', node: s.node ?? '', srcIp: s.srcIp, dstIp: s.dstIp,
@@ -36,11 +40,13 @@ export function writeCalls(db: Db, specs: Iterable<CallSpec>): number {
     r.seen(s.atMs, s.atMs + 10);
     r.credentialsInPlaintext = s.credentials ? 1 : 0;
     rows.push(r);
+    if (s.dropped !== undefined) verdicts.push({ keyString: r.keyString, verdict: 'DROPPED', count: s.dropped });
   }
   const tx = new IngestTransaction(db);
   tx.begin();
   try {
     new CallWriter(db).write(rows);
+    new VerdictWriter(db).write(verdicts);
     tx.commit();
   } catch (err) {
     tx.rollback();

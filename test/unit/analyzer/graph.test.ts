@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { buildGraph } from '../../../analyzer/graph.js';
+import { proposePolicies } from '../../../analyzer/policy/propose.js';
 import { openStore, type Db } from '../../../collector/store/db.js';
 import { HOUR, pod, service, snapshot, writeCalls } from './fixture.js';
 
@@ -152,5 +153,37 @@ describe('repeated small lists are shared, and stay what they are', () => {
     assert.deepEqual(b.ports, [80]);
     assert.ok(Object.isFrozen(a.ports) && Object.isFrozen(a.calls[0].sources));
     assert.equal(a.calls[0].sources, c.calls[0].sources, 'one list per set of sources');
+  });
+});
+
+describe('calls Hubble saw DROPPED', () => {
+  const db = fresh();
+  snapshot(db, T0 + HOUR, { pods: [pod('shop', 'web', '10.0.0.5'), pod('shop', 'api', '10.0.0.9'), pod('shop', 'db', '10.0.0.7')] });
+  writeCalls(db, [
+    // Refused every time by the cluster's current policy: it never worked.
+    { srcIp: '10.0.0.5', dstIp: '10.0.0.7', dstPort: 5432, atMs: T0 + 1.5 * HOUR, source: 'hubble', protocol: 'tcp', security: 'unknown', count: 4, dropped: 4 },
+    // Refused on one port only; the other port's calls got through.
+    { srcIp: '10.0.0.9', dstIp: '10.0.0.7', dstPort: 5432, atMs: T0 + 1.5 * HOUR, source: 'hubble', protocol: 'tcp', security: 'unknown', count: 3, dropped: 1 },
+    { srcIp: '10.0.0.9', dstIp: '10.0.0.7', dstPort: 9187, atMs: T0 + 1.5 * HOUR, source: 'hubble', protocol: 'tcp', security: 'unknown', count: 2, dropped: 2 },
+  ]);
+
+  it('the graph keeps them, with how many were dropped', () => {
+    const g = buildGraph(db, { level: 'workload' });
+    const calls = g.edges.flatMap((e) => e.calls.map((c) => `${e.source} -> ${e.target}:${c.port} ${c.count} dropped ${c.dropped ?? 0}`));
+    assert.deepEqual(calls, ['shop/api -> shop/db:5432 3 dropped 1', 'shop/api -> shop/db:9187 2 dropped 2', 'shop/web -> shop/db:5432 4 dropped 4']);
+  });
+
+  it('the proposals never start allowing what only ever was refused', () => {
+    // Istio: web's refused calls are not blockers either (blockers are calls the proposal would cut off).
+    const istio = proposePolicies(db, { format: 'istio', granularity: 'port', trustDomain: 'cluster.local', istioVersion: '1.26', dryRun: false });
+    assert.ok(!istio.blockers.some((b) => b.callers.includes('shop/web')), JSON.stringify(istio.blockers));
+    assert.ok(istio.blockers.some((b) => b.callers.includes('shop/api')), 'api is unmeshed and got through: a blocker, as before');
+    for (const format of ['netpol', 'cilium'] as const) {
+      const set = proposePolicies(db, { format, granularity: 'port', trustDomain: 'cluster.local', istioVersion: '1.26', dryRun: false });
+      const dbYaml = set.workloads['shop/db'] ?? '';
+      assert.match(dbYaml, /5432/, `${format}: api's calls to 5432 got through, so 5432 stays`);
+      assert.doesNotMatch(dbYaml, /9187/, `${format}: 9187 was only ever refused`);
+      assert.doesNotMatch(dbYaml, /shop\/web\b|\bapp: web\b|sa\/web\b/, `${format}: web never got through`);
+    }
   });
 });
