@@ -30,13 +30,15 @@ export function* iterateBucketCalls(db: Db, q: WindowQuery = {}): Generator<Buck
   const args: Record<string, number> = {};
   if (q.sinceMs !== undefined) { where.push('c.last_seen_ms >= @since'); args.since = q.sinceMs; }
   if (q.untilMs !== undefined) { where.push('c.first_seen_ms < @until'); args.until = q.untilMs; }
+  // The DROPPED counts only where Hubble reported any: the join costs ~10% of reading the rows.
+  const hasDrops = db.prepare(`SELECT 1 FROM call_verdicts WHERE verdict = 'DROPPED' LIMIT 1`).get() !== undefined;
   const rows = db.prepare(
     `SELECT c.bucket_ms, c.source, c.src_ip, c.dst_ip, c.service_ip, c.dst_port, c.transport, c.protocol, c.method, c.path, c.host, c.sni,
             c.security, c.security_reason, c.count, c.connections, c.bytes, c.first_seen_ms, c.last_seen_ms, c.credentials_in_plaintext,
-            coalesce(d.dropped, 0)
+            ${hasDrops ? 'coalesce(d.dropped, 0)' : '0'}
      FROM calls c
-     LEFT JOIN (SELECT key_hi, key_lo, sum(count) AS dropped FROM call_verdicts WHERE verdict = 'DROPPED' GROUP BY key_hi, key_lo) d
-       ON d.key_hi = c.key_hi AND d.key_lo = c.key_lo
+     ${hasDrops ? `LEFT JOIN (SELECT key_hi, key_lo, sum(count) AS dropped FROM call_verdicts WHERE verdict = 'DROPPED' GROUP BY key_hi, key_lo) d
+       ON d.key_hi = c.key_hi AND d.key_lo = c.key_lo` : ''}
      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
   ).raw(true).iterate(args) as IterableIterator<RawBucketCallRow>;
   // The text columns repeat a few thousand values over all the rows (the benchmark store: 100,000
