@@ -201,20 +201,6 @@ function streamSource(name: string, stream: Readable): Source {
   };
 }
 
-/** Whether a file starts with gzip's magic (1f 8b): `tcpdump -G ... -z gzip` rotates captures into such files. */
-function isGzipFile(path: string): boolean {
-  let fd: number;
-  try { fd = openSync(path, 'r'); } catch { return false; }
-  try {
-    const head = Buffer.alloc(2);
-    return readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * A gzip-compressed capture, decompressed as it is read. Its identity (sha256) is the capture's
  * own, decompressed bytes: the same capture compressed or not is one capture. A corrupt or
@@ -241,11 +227,18 @@ function gzipFileSource(path: string): Source {
   };
 }
 
+interface FileFingerprint {
+  fingerprint: string;
+  size: number;
+  /** It starts with gzip's magic (1f 8b): `tcpdump -G ... -z gzip` rotates captures into such files. */
+  isGzip: boolean;
+}
+
 /**
- * A cheap identity for a file, computed before reading it: its size and the sha256 of its first
- * and last 64 KiB. A match is confirmed with the full sha256 before anything is skipped.
+ * A cheap identity for a regular file, computed before reading it: its size and the sha256 of its
+ * first and last 64 KiB. A match is confirmed with the full sha256 before anything is skipped.
  */
-function fingerprintFile(path: string): { fingerprint: string; size: number } | null {
+function fingerprintFile(path: string): FileFingerprint | null {
   let fd: number;
   try { fd = openSync(path, 'r'); } catch { return null; }
   try {
@@ -260,7 +253,7 @@ function fingerprintFile(path: string): { fingerprint: string; size: number } | 
       readSync(fd, tail, 0, tail.length, st.size - tail.length);
       h.update(tail);
     }
-    return { fingerprint: h.digest('hex'), size: st.size };
+    return { fingerprint: h.digest('hex'), size: st.size, isGzip: head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b };
   } finally {
     closeSync(fd);
   }
@@ -378,18 +371,16 @@ function buildPipeline(db: Db, opts: PipelineOptions, beforeWrite: () => void) {
 export async function ingestCapture(db: Db, input: string, stdin: Readable | null, opts: IngestOptions): Promise<IngestOutcome> {
   const now = opts.now ?? (() => new Date());
   const isStdin = input === '-';
-  const isGzip = !isStdin && isGzipFile(input);
-  let fp: { fingerprint: string; size: number } | null = null;
-  if (!isStdin) {
-    fp = fingerprintFile(input);
-    // A compressed file's identity is its decompressed bytes: known once read, as for stdin.
-    if (fp !== null && !opts.force && !isGzip) {
-      const candidates = findCompleteByFingerprint(db, fp.fingerprint);
-      if (candidates.length > 0) {
-        const sha = sha256File(input);
-        const same = candidates.find((c) => c.sha256 === sha);
-        if (same) return { status: 'duplicate', name: input, sha256: sha, previousId: same.id };
-      }
+  // Only a regular file is sniffed ahead: reading a pipe's first bytes would take them away.
+  const fp = isStdin ? null : fingerprintFile(input);
+  const isGzip = fp?.isGzip ?? false;
+  // A compressed file's identity is its decompressed bytes: known once read, as for stdin.
+  if (fp !== null && !opts.force && !isGzip) {
+    const candidates = findCompleteByFingerprint(db, fp.fingerprint);
+    if (candidates.length > 0) {
+      const sha = sha256File(input);
+      const same = candidates.find((c) => c.sha256 === sha);
+      if (same) return { status: 'duplicate', name: input, sha256: sha, previousId: same.id };
     }
   }
 

@@ -88,8 +88,7 @@ export function beginCapture(db: Db, c: BeginCapture): number {
                   WHERE fingerprint = ? AND status = 'running'`).run(c.nowIso, c.fingerprint);
     }
     const orphaned = db.prepare(`SELECT id, owner FROM captures WHERE status = 'running' AND owner IS NOT NULL`).all() as Array<{ id: number; owner: string }>;
-    const fail = db.prepare(`UPDATE captures SET status = 'failed', error = ?, finished_at = ? WHERE id = ?`);
-    for (const o of orphaned) if (isOwnerGone(o.owner)) fail.run(INTERRUPTED, c.nowIso, o.id);
+    for (const o of orphaned) if (isOwnerGone(o.owner)) failCapture(db, o.id, INTERRUPTED, c.nowIso);
     const info = db
       .prepare(
         `INSERT INTO captures (source, name, node, fingerprint, size_bytes, status, started_at, owner)
