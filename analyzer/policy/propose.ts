@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_TRUST_DOMAIN, type AttributionIndex } from '../../collector/identity/attribute.js';
 import type { Db } from '../../collector/store/db.js';
+import { edgeWithCalls } from '../edge-calls.js';
 import { attributionIndex, buildGraph, deepFreeze } from '../graph.js';
 import type { Graph, ReadinessReport, Verdict } from '../model.js';
 import { checkReadiness } from '../readiness.js';
@@ -88,14 +89,8 @@ export function withoutRefusedCalls(graph: Graph): Graph {
   const edges = graph.edges.flatMap((e) => {
     const calls = e.calls.filter((c) => (c.dropped ?? 0) < c.count);
     if (calls.length === e.calls.length) return [e];
-    if (calls.length === 0) return [];
     // What the edge lists is what its kept calls have: a port only refused calls used is not allowed.
-    const sorted = <T extends string | number>(xs: Iterable<T>): T[] => [...new Set(xs)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return [{
-      ...e, calls, count: calls.reduce((n, c) => n + c.count, 0),
-      ports: sorted(calls.map((c) => c.port)), protocols: sorted(calls.map((c) => c.protocol)),
-      methods: sorted(calls.flatMap((c) => (c.method === null ? [] : [c.method]))), paths: sorted(calls.flatMap((c) => (c.path === null ? [] : [c.path]))),
-    }];
+    return calls.length === 0 ? [] : [edgeWithCalls(e, calls)];
   });
   const out = deepFreeze({ ...graph, edges });
   if (Object.isFrozen(graph)) withoutRefusedOf.set(graph, out);

@@ -1,7 +1,8 @@
 // Narrowing a graph the analyzer built to what the user asked to see (protocol, security, hiding
 // infrastructure traffic) and cutting one node's neighbourhood out of it. Presentation only: an
 // edge keeps the calls that match, and its totals are re-summed from those calls.
-import type { EdgeCall, Graph, GraphEdge, GraphNode, SecurityMix } from '../../analyzer/model.js';
+import { edgeWithCalls } from '../../analyzer/edge-calls.js';
+import type { EdgeCall, Graph, GraphEdge, GraphNode } from '../../analyzer/model.js';
 import type { Protocol, Security } from '../../collector/model.js';
 import type { PeerCalls } from './types.js';
 
@@ -22,36 +23,6 @@ export function isInfraCall(c: EdgeCall, source: GraphNode | undefined): boolean
   if (c.protocol === 'dns' || c.port === 53) return true;
   if (INFRA_PORTS.has(c.port)) return true;
   return c.path !== null && INFRA_PATHS.test(c.path);
-}
-
-const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
-
-/** The edge as if only `calls` had been seen on it. */
-function resummed(e: GraphEdge, calls: EdgeCall[]): GraphEdge {
-  const counts: SecurityMix = { mtls: 0, tls: 0, plaintext: 0, unknown: 0 };
-  let count = 0;
-  for (const c of calls) { counts[c.security] += c.count; count += c.count; }
-  const share = (n: number) => (count > 0 ? n / count : 0);
-  const byTime = (pick: (c: EdgeCall) => string, better: (a: string, b: string) => boolean) =>
-    calls.reduce((t, c) => (better(pick(c), t) ? pick(c) : t), pick(calls[0]));
-  // Bytes and connections are per edge, not per call: scale them by the share of calls kept.
-  const kept = e.count > 0 ? count / e.count : 1;
-  return {
-    ...e,
-    ports: uniq(calls.map((c) => c.port)).sort((a, b) => a - b),
-    protocols: uniq(calls.map((c) => c.protocol)).sort(),
-    methods: uniq(calls.flatMap((c) => (c.method === null ? [] : [c.method]))).sort(),
-    paths: uniq(calls.flatMap((c) => (c.path === null ? [] : [c.path]))).sort(),
-    security: { mtls: share(counts.mtls), tls: share(counts.tls), plaintext: share(counts.plaintext), unknown: share(counts.unknown) },
-    security_counts: counts,
-    count,
-    connections: Math.round(e.connections * kept),
-    bytes: Math.round(e.bytes * kept),
-    first_seen: byTime((c) => c.first_seen, (a, b) => a < b),
-    last_seen: byTime((c) => c.last_seen, (a, b) => a > b),
-    credentials_in_plaintext: calls.some((c) => c.credentials_in_plaintext),
-    calls,
-  };
 }
 
 export function isFiltering(f: ViewFilter): boolean {
@@ -76,7 +47,7 @@ export function applyFilter(g: Graph, f: ViewFilter, keepNamespaces: string[] = 
       && (securities === null || securities.has(c.security))
       && !(f.hideInfra && isInfraCall(c, src)));
     if (calls.length === 0) continue;
-    edges.push(calls.length === e.calls.length ? e : resummed(e, calls));
+    edges.push(calls.length === e.calls.length ? e : edgeWithCalls(e, calls));
   }
   const used = new Set(edges.flatMap((e) => [e.source, e.target]));
   const keep = new Set(keepNamespaces);
