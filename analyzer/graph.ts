@@ -126,7 +126,6 @@ class SharedLists {
     return list as T[];
   }
 }
-const iso = isoTime;
 
 function assemble(calls: AttributedCall[], ends: Array<{ source: string; target: string }>, nodes: NodeTable, q: GraphQuery): Graph {
   // Level id → the workload-level node keys folded into it.
@@ -213,14 +212,14 @@ function assemble(calls: AttributedCall[], ends: Array<{ source: string; target:
   const used = new Set<string>();
   for (const acc of edges.values()) {
     const e = acc.edge;
-    e.first_seen = iso(acc.firstMs);
-    e.last_seen = iso(acc.lastMs);
+    e.first_seen = isoTime(acc.firstMs);
+    e.last_seen = isoTime(acc.lastMs);
     e.security = shares(e.security_counts);
     e.services = shared.of([...acc.services].sort(cmp));
     const ports = new Set<number>(), protocols = new Set<Protocol>(), methods = new Set<string>(), paths = new Set<string>();
     for (const { call, firstMs: f, lastMs: l, sources } of acc.calls.values()) {
-      call.first_seen = iso(f);
-      call.last_seen = iso(l);
+      call.first_seen = isoTime(f);
+      call.last_seen = isoTime(l);
       call.sources = sourcesOf(sources);
       e.calls.push(call);
       ports.add(call.port);
@@ -244,10 +243,10 @@ function assemble(calls: AttributedCall[], ends: Array<{ source: string; target:
   return {
     level: q.level,
     window: {
-      since: q.sinceMs !== undefined ? iso(q.sinceMs) : null,
-      until: q.untilMs !== undefined ? iso(q.untilMs) : null,
-      first_seen: outEdges.length > 0 ? iso(firstMs) : null,
-      last_seen: outEdges.length > 0 ? iso(lastMs) : null,
+      since: q.sinceMs !== undefined ? isoTime(q.sinceMs) : null,
+      until: q.untilMs !== undefined ? isoTime(q.untilMs) : null,
+      first_seen: outEdges.length > 0 ? isoTime(firstMs) : null,
+      last_seen: outEdges.length > 0 ? isoTime(lastMs) : null,
     },
     nodes: outNodes,
     edges: outEdges,
