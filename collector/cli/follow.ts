@@ -53,7 +53,7 @@ export async function followTelemetry(db: Db, stream: Readable, source: LineSour
     if (isLocal) writer.write(rows);
     push?.calls(rows);
   });
-  const sink = source.createSink({ agg, db, captureId, node: opts.node, beforeWrite: () => tx.ensure() });
+  const sink = source.createSink({ agg, db, captureId, node: opts.node, beforeWrite: () => tx.ensure(), push, isLocal });
   let bytes = 0;
   stream.on('data', (b: Buffer | string) => { bytes += b.length; });
   let flushes = 0;

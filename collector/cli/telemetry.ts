@@ -17,7 +17,7 @@ import { HubbleSink } from '../sources/hubble/calls.js';
 import { CallWriter } from '../store/calls.js';
 import { beginCapture, completeCapture, failCapture, findCompleteBySha, IngestTransaction } from '../store/captures.js';
 import type { Db } from '../store/db.js';
-import { VerdictWriter } from '../store/telemetry.js';
+import { VerdictWriter, type VerdictRow } from '../store/telemetry.js';
 import type { Command, Io } from './command.js';
 import { openDb } from './commands.js';
 import { PUSH_HELP, pushFlagSchema, pushFlagSpec, startPush } from './push-flags.js';
@@ -40,6 +40,10 @@ export interface SinkContext {
   node: string;
   /** Runs before a side record (verdicts) is written: follow mode opens its interval's transaction. */
   beforeWrite?: () => void;
+  /** Pushing: side records go to the outbox too, like the calls. */
+  push: OutboxSink | null;
+  /** Side records go to the local store: not when pushing without --local (their calls do not either). */
+  isLocal: boolean;
 }
 
 export interface LineSource {
@@ -55,8 +59,14 @@ export const envoySource: LineSource = {
 export const hubbleSource: LineSource = {
   name: 'hubble',
   createSink: (ctx) => {
-    const verdicts = new VerdictWriter(ctx.db);
-    return new HubbleSink(ctx.agg, { node: ctx.node, templatePath: pathTemplater(), writeVerdicts: (rows) => { ctx.beforeWrite?.(); verdicts.write(rows); } });
+    const local = ctx.isLocal ? new VerdictWriter(ctx.db) : null;
+    const writeVerdicts = (rows: VerdictRow[]) => {
+      ctx.beforeWrite?.();
+      local?.write(rows);
+      // Without them the central store would propose allowing what Cilium refuses.
+      ctx.push?.verdicts(rows);
+    };
+    return new HubbleSink(ctx.agg, { node: ctx.node, templatePath: pathTemplater(), writeVerdicts });
   },
 };
 
@@ -109,7 +119,7 @@ export async function ingestTelemetry(db: Db, input: string, stdin: Readable | n
     if (isLocal) writer.write(rows);
     push?.calls(rows);
   });
-  const sink = source.createSink({ agg, db, captureId, node: opts.node });
+  const sink = source.createSink({ agg, db, captureId, node: opts.node, push, isLocal });
   const hash = createHash('sha256');
   let bytes = 0;
   const stream: Readable = isStdin ? (stdin ?? process.stdin) : createReadStream(input);

@@ -1,11 +1,13 @@
 // Where a pushing collector's rows go: into outbox batches (collector/store/outbox.ts) inside the
 // ingest's own transaction, so a batch exists exactly when the capture state it belongs to was
 // committed. One batch per aggregator drain (cut at ROWS_PER_BATCH rows) plus one per checkpoint
-// carrying the capture's tallies. When the spool is full the new batch is refused and counted:
-// the batches already queued are older, already promised, and sent in order (docs/deploy/README.md).
+// carrying the capture's tallies; DNS names, certificates and Hubble verdicts ride along. When the
+// spool is full the new batch is refused and counted: the batches already queued are older,
+// already promised, and sent in order (docs/deploy/README.md).
 // The capture's tallies always go, with the count of calls dropped: they are how the server learns
-// that its map is missing calls. Past the bound a checkpoint goes without DNS names and replaces
-// the previous such checkpoint, so a long outage adds one small batch per capture, not one per flush.
+// that its map is missing calls. Past the bound a checkpoint goes without DNS names, certificates
+// and verdicts and replaces the previous such checkpoint, so a long outage adds one small batch per
+// capture, not one per flush.
 import type { AggRow } from '../aggregate.js';
 import { log } from '../log.js';
 import type { IngestStats } from '../model.js';
@@ -13,7 +15,11 @@ import type { Db } from '../store/db.js';
 import type { CertificateSighting } from '../store/certificates.js';
 import type { DnsAnswer } from '../store/inventory.js';
 import { OutboxWriter, recordSpoolDrops, removeBatch } from '../store/outbox.js';
-import { CERTIFICATES_PER_BATCH, DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, type IngestBatch, type WireCall, type WireCapture, type WireCertificate, type WireDnsName } from './wire.js';
+import type { VerdictRow } from '../store/telemetry.js';
+import {
+  CERTIFICATES_PER_BATCH, DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, VERDICTS_PER_BATCH, wireCallKeyOf,
+  type IngestBatch, type WireCall, type WireCapture, type WireCertificate, type WireDnsName, type WireVerdict,
+} from './wire.js';
 
 /** What the worker thread needs to push: plain data, so it crosses into the ingest worker. */
 export interface PushSpoolOptions {
@@ -27,17 +33,15 @@ export interface PushSpoolOptions {
 export interface SpoolDrops {
   batches: number;
   rows: number;
-  /** DNS names and certificate sightings left out: with dropped batches, and with checkpoints past the spool bound. */
+  /** DNS names, certificate sightings and verdict counts left out: with dropped batches, and with checkpoints past the spool bound. */
   dnsNames: number;
   certificates: number;
+  verdicts: number;
 }
 
 function wireCall(r: AggRow): WireCall {
-  const k = r.key;
   return {
-    bucketMs: k.bucketMs, source: k.source, srcIp: k.srcIp, dstIp: k.dstIp, serviceIp: k.serviceIp, dstPort: k.dstPort,
-    transport: k.transport, protocol: k.protocol, method: k.method, path: k.path, host: k.host, sni: k.sni, alpn: k.alpn,
-    security: k.security, securityReason: k.securityReason, direction: k.direction,
+    ...wireCallKeyOf(r.key),
     count: r.count, connections: r.connections, bytes: r.bytes,
     firstSeenMs: Number.isFinite(r.firstSeenMs) ? r.firstSeenMs : null, lastSeenMs: Number.isFinite(r.lastSeenMs) ? r.lastSeenMs : null,
     credentialsInPlaintext: r.credentialsInPlaintext === 1 ? 1 : 0,
@@ -49,7 +53,8 @@ export class OutboxSink {
   private readonly outbox: OutboxWriter;
   private dns: WireDnsName[] = [];
   private certs: WireCertificate[] = [];
-  readonly dropped: SpoolDrops = { batches: 0, rows: 0, dnsNames: 0, certificates: 0 };
+  private verdictRows: WireVerdict[] = [];
+  readonly dropped: SpoolDrops = { batches: 0, rows: 0, dnsNames: 0, certificates: 0, verdicts: 0 };
   /** The last checkpoint written past the spool bound, replaced by the next one. */
   private overflowSeq: number | null = null;
 
@@ -89,26 +94,41 @@ export class OutboxSink {
     }
   }
 
-  /** DNS names and certificates beyond one batch's share go out in batches of their own. */
+  /**
+   * Hubble verdict counts ride with the next batch too. The ingest hands them over in its
+   * transaction before the calls they count are drained (HubbleSink.finish, then the aggregator's
+   * drain; follow mode: tick, then drain), so they leave in the same commit as those calls,
+   * mostly in the same batch.
+   */
+  verdicts(rows: readonly VerdictRow[]): void {
+    for (const r of rows) this.verdictRows.push({ ...wireCallKeyOf(r.key), verdict: r.verdict, count: r.count });
+  }
+
+  /** DNS names, certificates and verdicts beyond one batch's share go out in batches of their own. */
   private emitSide(): void {
-    while (this.dns.length > DNS_NAMES_PER_BATCH || this.certs.length > CERTIFICATES_PER_BATCH) this.emit([], null);
+    while (this.dns.length > DNS_NAMES_PER_BATCH || this.certs.length > CERTIFICATES_PER_BATCH || this.verdictRows.length > VERDICTS_PER_BATCH) {
+      this.emit([], null);
+    }
   }
 
   private emit(calls: WireCall[], capture: WireCapture | null): void {
     const dns = this.dns.splice(0, DNS_NAMES_PER_BATCH);
     const certificates = this.certs.splice(0, CERTIFICATES_PER_BATCH);
+    const verdicts = this.verdictRows.splice(0, VERDICTS_PER_BATCH);
     const seq = this.outbox.peekSeq();
     const batch: IngestBatch = {
       node: this.opts.node, collector: this.opts.collector, batch_id: `${this.opts.collector}-${seq}`,
-      calls, dns_names: dns, ...(certificates.length > 0 ? { certificates } : {}), capture,
+      calls, dns_names: dns, ...(certificates.length > 0 ? { certificates } : {}), ...(verdicts.length > 0 ? { verdicts } : {}), capture,
     };
     let body = JSON.stringify(batch);
     const spooled = this.outbox.spooledBytes();
     if (spooled + Buffer.byteLength(body) > this.opts.spoolMaxBytes) {
       this.dropped.dnsNames += dns.length;
       this.dropped.certificates += certificates.length;
+      // Verdicts too: this checkpoint may be replaced by the next one, which would lose them anyway.
+      this.dropped.verdicts += verdicts.length;
       if (capture !== null) {
-        body = JSON.stringify({ ...batch, dns_names: [], certificates: undefined } satisfies IngestBatch);
+        body = JSON.stringify({ ...batch, dns_names: [], certificates: undefined, verdicts: undefined } satisfies IngestBatch);
         if (this.overflowSeq !== null) removeBatch(this.db, this.overflowSeq);
         this.overflowSeq = seq;
         this.outbox.add(seq, batch.batch_id, 0, body, this.now().toISOString());
@@ -116,7 +136,7 @@ export class OutboxSink {
       }
       this.dropped.batches++;
       this.dropped.rows += calls.length;
-      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames, droppedCertificates: this.dropped.certificates },
+      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames, droppedCertificates: this.dropped.certificates, droppedVerdicts: this.dropped.verdicts },
         'push spool full: the central server has been unreachable too long; this batch is dropped and the central map will miss it (raise --spool-max or restore the server)');
       return;
     }

@@ -4,7 +4,8 @@
 // parts with U+0001 (aggregate.ts), so a part that carried one could collide with another key.
 import { z } from 'zod';
 import { MAX_HOST, MAX_PATH } from '../inspect/text.js';
-import { CALL_SOURCES, CAPTURE_STATUSES, DIRECTIONS, PROTOCOLS, SECURITIES, TRANSPORTS } from '../model.js';
+import { CALL_SOURCES, CAPTURE_STATUSES, DIRECTIONS, PROTOCOLS, SECURITIES, TRANSPORTS, type CallKey } from '../model.js';
+import { VERDICT_NAME } from '../store/telemetry.js';
 
 /** Rows a collector puts in one batch: ~400 bytes of JSON each, so ~1 MB, far below the body limit. */
 export const ROWS_PER_BATCH = 2_000;
@@ -17,6 +18,9 @@ export const MAX_DNS_NAMES = 20_000;
 /** Certificate sightings a collector puts in one batch: each at most ~3 KB of JSON (32 SANs of bounded length). */
 export const CERTIFICATES_PER_BATCH = 500;
 export const MAX_CERTIFICATES = 2_000;
+/** Verdict counts a collector puts in one batch: ~350 bytes of JSON each, like a call row. */
+export const VERDICTS_PER_BATCH = 2_000;
+export const MAX_VERDICTS = 10_000;
 
 const HOUR_MS = 3_600_000;
 // eslint-disable-next-line no-control-regex
@@ -31,8 +35,8 @@ export const nodeName = z.string().min(1).max(253).regex(/^[\w.:-]+$/, 'node nam
 /** A batch id: the collector's id and the batch's sequence number, e.g. "6f1c…-42". */
 export const batchId = z.string().min(1).max(128).regex(/^[\w.:-]+$/, 'batch ids are letters, digits, ".", "_", ":" and "-"');
 
-/** One aggregated call row: its key (without the node, which the server takes from the token) and counters. */
-export const wireCall = z.strictObject({
+/** A call's key without the node, which the server takes from the token: what calls and verdicts name a call by. */
+const wireCallKey = {
   bucketMs: epochMs.refine((n) => n % HOUR_MS === 0, 'bucketMs is the start of an hour'),
   source: z.enum(CALL_SOURCES),
   srcIp: address,
@@ -49,6 +53,11 @@ export const wireCall = z.strictObject({
   security: z.enum(SECURITIES),
   securityReason: text(256),
   direction: z.enum(DIRECTIONS),
+};
+
+/** One aggregated call row: its key and counters. */
+export const wireCall = z.strictObject({
+  ...wireCallKey,
   count,
   connections: count,
   bytes: count,
@@ -62,6 +71,17 @@ export const wireCall = z.strictObject({
   status4xx: count,
   status5xx: count,
 }).refine((c) => c.firstSeenMs === null || c.lastSeenMs === null || c.firstSeenMs <= c.lastSeenMs, 'firstSeenMs is after lastSeenMs');
+
+/**
+ * Of a call's count, how many met one Hubble verdict (collector/store/telemetry.ts): the call named
+ * by its key, so the server files the count under the key hash it computes for its own call row.
+ * Security-relevant: without the DROPPED counts the server proposes allowing what Cilium refuses.
+ */
+export const wireVerdict = z.strictObject({
+  ...wireCallKey,
+  verdict: z.string().regex(VERDICT_NAME, 'a Hubble verdict name (upper case letters and "_")'),
+  count: count.min(1),
+});
 
 export const wireDnsName = z.strictObject({
   ip: address.min(1),
@@ -122,10 +142,14 @@ export const ingestBatch = z.strictObject({
   dns_names: z.array(wireDnsName).max(MAX_DNS_NAMES),
   // Absent from collectors older than the certificate push.
   certificates: z.array(wireCertificate).max(MAX_CERTIFICATES).optional(),
+  // Absent from collectors older than the verdict push, and from batches without any.
+  verdicts: z.array(wireVerdict).max(MAX_VERDICTS).optional(),
   capture: wireCapture.nullable(),
 });
 
 export type WireCall = z.infer<typeof wireCall>;
+export type WireCallKey = { [K in keyof typeof wireCallKey]: z.infer<(typeof wireCallKey)[K]> };
+export type WireVerdict = z.infer<typeof wireVerdict>;
 export type WireDnsName = z.infer<typeof wireDnsName>;
 export type WireCertificate = z.infer<typeof wireCertificate>;
 export type WireCapture = z.infer<typeof wireCapture>;
@@ -137,4 +161,23 @@ export interface IngestReply {
   calls: number;
   dns_names: number;
   certificates: number;
+  verdicts: number;
+}
+
+/** The call key a wire call or verdict names, on `node` (the token's): what the server hashes. */
+export function callKeyOf(node: string, c: WireCallKey): CallKey {
+  return {
+    bucketMs: c.bucketMs, source: c.source, node, srcIp: c.srcIp, dstIp: c.dstIp, serviceIp: c.serviceIp,
+    dstPort: c.dstPort, transport: c.transport, protocol: c.protocol, method: c.method, path: c.path,
+    host: c.host, sni: c.sni, alpn: c.alpn, security: c.security, securityReason: c.securityReason, direction: c.direction,
+  };
+}
+
+/** The wire's form of a key (its node left out): the collector's side of callKeyOf. */
+export function wireCallKeyOf(k: CallKey): WireCallKey {
+  return {
+    bucketMs: k.bucketMs, source: k.source, srcIp: k.srcIp, dstIp: k.dstIp, serviceIp: k.serviceIp, dstPort: k.dstPort,
+    transport: k.transport, protocol: k.protocol, method: k.method, path: k.path, host: k.host, sni: k.sni, alpn: k.alpn,
+    security: k.security, securityReason: k.securityReason, direction: k.direction,
+  };
 }

@@ -1,22 +1,25 @@
 // The server's side of pushing: a batch from a collector applied in one transaction together
 // with the record of its id, so a crash mid-apply leaves neither and a replayed id changes
-// nothing. Calls take the node the batch's token speaks for, never one the batch names per row.
+// nothing (verdict counts are added up, so a second apply would double them). Calls and verdicts
+// take the node the batch's token speaks for, never one the batch names per row.
 import { AggRow, keyString } from '../aggregate.js';
-import type { CallKey } from '../model.js';
-import type { IngestBatch, IngestReply, WireCapture } from '../push/wire.js';
+import { callKeyOf, type IngestBatch, type IngestReply, type WireCapture } from '../push/wire.js';
 import { CallWriter } from './calls.js';
 import { recordCertificates } from './certificates.js';
 import type { Db } from './db.js';
 import { recordDnsAnswers } from './inventory.js';
+import { VerdictWriter } from './telemetry.js';
 
 export class BatchApplier {
   private readonly writer: CallWriter;
+  private readonly verdicts: VerdictWriter;
   private readonly seen;
   private readonly record;
   private readonly capture;
 
   constructor(private readonly db: Db) {
     this.writer = new CallWriter(db);
+    this.verdicts = new VerdictWriter(db);
     this.seen = db.prepare('SELECT 1 FROM ingest_batches WHERE batch_id = ?').pluck();
     this.record = db.prepare('INSERT INTO ingest_batches (batch_id, node, rows, received_at) VALUES (?, ?, ?, ?)');
     // A pushed capture is one row per (node, collector, capture id): each batch carries its
@@ -38,13 +41,9 @@ export class BatchApplier {
   /** Applies `b` for `node` (already authenticated) unless its id was applied before. */
   apply(node: string, b: IngestBatch, nowIso: string): IngestReply {
     return this.db.transaction((): IngestReply => {
-      if (this.seen.get(b.batch_id) !== undefined) return { duplicate: true, calls: 0, dns_names: 0, certificates: 0 };
+      if (this.seen.get(b.batch_id) !== undefined) return { duplicate: true, calls: 0, dns_names: 0, certificates: 0, verdicts: 0 };
       const rows = b.calls.map((c) => {
-        const key: CallKey = {
-          bucketMs: c.bucketMs, source: c.source, node, srcIp: c.srcIp, dstIp: c.dstIp, serviceIp: c.serviceIp,
-          dstPort: c.dstPort, transport: c.transport, protocol: c.protocol, method: c.method, path: c.path,
-          host: c.host, sni: c.sni, alpn: c.alpn, security: c.security, securityReason: c.securityReason, direction: c.direction,
-        };
+        const key = callKeyOf(node, c);
         const r = new AggRow(key, keyString(key));
         r.count = c.count;
         r.connections = c.connections;
@@ -67,9 +66,12 @@ export class BatchApplier {
           role: c.role, ip: c.ip, count: c.count, firstSeenMs: c.firstSeenMs, lastSeenMs: c.lastSeenMs,
         })))
         : 0;
+      // Under the key hash of the server's own call row (the token's node), as the collector filed them.
+      const verdicts = (b.verdicts ?? []).map((v) => ({ keyString: keyString(callKeyOf(node, v)), verdict: v.verdict, count: v.count }));
+      this.verdicts.write(verdicts);
       if (b.capture !== null) this.capture.run(captureParams(node, b.collector, b.capture));
       this.record.run(b.batch_id, node, rows.length, nowIso);
-      return { duplicate: false, calls: rows.length, dns_names: names, certificates };
+      return { duplicate: false, calls: rows.length, dns_names: names, certificates, verdicts: verdicts.length };
     }).immediate();
   }
 }

@@ -1,12 +1,18 @@
 // Verdict counts per call (Hubble), keyed by the call's key hash so they join calls on
 // (key_hi, key_lo). Written inside the ingest's transaction (captures.ts IngestTransaction), so
 // an interrupted ingest counts no verdict, exactly like its calls.
+import type { CallKey } from '../model.js';
 import type { Db } from './db.js';
 import { keyHash } from './key-hash.js';
+
+/** What a verdict name may be: Hubble's enum names (flow.proto Verdict), including ones newer than trustmap. */
+export const VERDICT_NAME = /^[A-Z_]{1,32}$/;
 
 export interface VerdictRow {
   /** The aggregation key string of the call (AggRow.keyString). */
   keyString: string;
+  /** The call's key, of which keyString is keyString(key): what a pushing collector sends. */
+  key: CallKey;
   verdict: string;
   count: number;
 }
@@ -22,7 +28,7 @@ export class VerdictWriter {
   }
 
   /** Writes rows; the caller holds the transaction. */
-  write(rows: readonly VerdictRow[]): void {
+  write(rows: ReadonlyArray<Omit<VerdictRow, 'key'>>): void {
     for (const r of rows) {
       const [hi, lo] = keyHash(r.keyString);
       this.up.run(hi, lo, r.verdict, r.count);

@@ -38,6 +38,15 @@ export async function startCentral(db: string, tokensFile: string, port = 0): Pr
   return { ...s, port: Number(new URL(s.url).port) };
 }
 
+/** A loopback port nothing listens on (bound, then closed). */
+export async function deadPort(): Promise<number> {
+  const s = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => s.once('listening', r));
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
 export async function kill(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = once(child, 'exit');

@@ -3,26 +3,16 @@
 // real collector. Every refusal is checked to leave the central store untouched.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
-import { DEMO_CAPTURE, kill, scalar, startCentral, TOKENS, totals, writeTokens, type Central } from '../helpers/push-harness.js';
+import { deadPort, DEMO_CAPTURE, kill, scalar, startCentral, TOKENS, totals, writeTokens, type Central } from '../helpers/push-harness.js';
 
 const FIX = new URL('../fixtures/', import.meta.url).pathname;
 const ENVOY_LOG = FIX + 'envoy/istio-docs-access-log-client-server-pair.log';
 const HUBBLE_FLOWS = FIX + 'hubble/hubble-observe-5-l7-http-flows.jsonl';
-
-/** A loopback port nothing listens on (bound, then closed). */
-async function deadPort(): Promise<number> {
-  const s = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => s.once('listening', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function problem(res: Response, status: number): Promise<string> {
   const text = await res.text();
@@ -118,7 +108,7 @@ describe('POST /api/v1/ingest', () => {
     assert.equal(first.status, 200);
     const reply = await first.json() as { duplicate: boolean; calls: number; dns_names: number };
     const rows = (JSON.parse(batches[0]) as { calls: unknown[] }).calls.length;
-    assert.deepEqual(reply, { duplicate: false, calls: rows, dns_names: reply.dns_names, certificates: 0 });
+    assert.deepEqual(reply, { duplicate: false, calls: rows, dns_names: reply.dns_names, certificates: 0, verdicts: 0 });
     assert.ok(rows > 0);
     const after1 = { totals: totals(centralDb), stored: stored() };
     assert.equal(after1.stored.batches, 1);

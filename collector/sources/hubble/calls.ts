@@ -5,7 +5,7 @@
 // TO_ENDPOINT on the destination's node). docs/identity.md has the rule.
 import type { Aggregator } from '../../aggregate.js';
 import type { CallKey, Protocol, Security, Transport } from '../../model.js';
-import type { VerdictRow } from '../../store/telemetry.js';
+import { VERDICT_NAME, type VerdictRow } from '../../store/telemetry.js';
 import { newStats } from '../envoy/calls.js';
 import { parseHubbleLine, type HubbleFlow } from './parse.js';
 
@@ -20,7 +20,7 @@ const VERDICT_BY_NUMBER = ['VERDICT_UNKNOWN', 'FORWARDED', 'DROPPED', 'ERROR', '
 
 function verdictOf(v: string | number | null | undefined): string {
   if (typeof v === 'number') return VERDICT_BY_NUMBER[v] ?? 'VERDICT_UNKNOWN';
-  return v && /^[A-Z_]{1,32}$/.test(v) ? v : 'VERDICT_UNKNOWN';
+  return v && VERDICT_NAME.test(v) ? v : 'VERDICT_UNKNOWN';
 }
 
 interface Start {
@@ -150,13 +150,14 @@ export class HubbleSink {
   private count(key: CallKey, tsMs: number, count: number, connections: number, verdicts: Set<string>): void {
     this.stats.calls++;
     this.stats.connections += connections;
-    const ks = this.agg.add(key, { tsMs, count, connections, bytes: 0, credentials: false, status: 0 }).keyString;
+    const call = this.agg.add(key, { tsMs, count, connections, bytes: 0, credentials: false, status: 0 });
+    const ks = call.keyString;
     for (const v of verdicts) {
       this.verdictTotals.set(v, (this.verdictTotals.get(v) ?? 0) + 1);
       const vk = `${ks}\u0002${v}`;
       const row = this.verdicts.get(vk);
       if (row) row.count++;
-      else this.verdicts.set(vk, { keyString: ks, verdict: v, count: 1 });
+      else this.verdicts.set(vk, { keyString: ks, key: call.key, verdict: v, count: 1 });
     }
     if (this.verdicts.size >= 50_000) this.drainVerdicts();
   }

@@ -40,7 +40,7 @@ export function writeCalls(db: Db, specs: Iterable<CallSpec>): number {
     r.seen(s.atMs, s.atMs + 10);
     r.credentialsInPlaintext = s.credentials ? 1 : 0;
     rows.push(r);
-    if (s.dropped !== undefined) verdicts.push({ keyString: r.keyString, verdict: 'DROPPED', count: s.dropped });
+    if (s.dropped !== undefined) verdicts.push({ keyString: r.keyString, key, verdict: 'DROPPED', count: s.dropped });
   }
   const tx = new IngestTransaction(db);
   tx.begin();

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { AggRow, keyString } from '../../../collector/aggregate.js';
 import type { CallKey } from '../../../collector/model.js';
 import { OutboxSink, wireCaptureOf } from '../../../collector/push/outbox-sink.js';
-import { DNS_NAMES_PER_BATCH, ingestBatch, ROWS_PER_BATCH, type IngestBatch } from '../../../collector/push/wire.js';
+import { callKeyOf, DNS_NAMES_PER_BATCH, ingestBatch, ROWS_PER_BATCH, VERDICTS_PER_BATCH, type IngestBatch } from '../../../collector/push/wire.js';
 import { openStore, type Db } from '../../../collector/store/db.js';
 import { beginCapture } from '../../../collector/store/captures.js';
 import { collectorIdOf } from '../../../collector/store/outbox.js';
@@ -62,7 +62,7 @@ test('a full spool refuses the new batch and keeps the queued ones', () => {
   assert.equal(first.length, 1);
   sink.calls(Array.from({ length: 50 }, (_, i) => row(i)));
   assert.deepEqual(batches(db), first, 'the big batch did not fit; the queued one is untouched');
-  assert.deepEqual(sink.dropped, { batches: 1, rows: 50, dnsNames: 0, certificates: 0 });
+  assert.deepEqual(sink.dropped, { batches: 1, rows: 50, dnsNames: 0, certificates: 0, verdicts: 0 });
   const bytes = db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number;
   assert.ok(bytes <= 4_000);
 });
@@ -85,7 +85,7 @@ test('past the spool bound the capture still goes, with the calls dropped, and r
   // not: the one of 30 packets replaced the one of 20, without its DNS name.
   assert.deepEqual(got.map((b) => [b.calls.length, b.dns_names.length, b.capture?.packets ?? null, b.capture?.spoolDroppedCalls ?? null]),
     [[1, 0, null, null], [0, 1, 10, 50], [0, 0, 30, 110]]);
-  assert.deepEqual(sink.dropped, { batches: 2, rows: 110, dnsNames: 1, certificates: 0 });
+  assert.deepEqual(sink.dropped, { batches: 2, rows: 110, dnsNames: 1, certificates: 0, verdicts: 0 });
   assert.ok((db.prepare('SELECT sum(bytes) FROM push_outbox').pluck().get() as number) <= 1_200 + 500, 'past the bound by one small checkpoint at most');
   assert.equal(db.prepare('SELECT spool_dropped_calls FROM captures WHERE id = ?').pluck().get(id), 110, 'the local record says so too');
 });
@@ -98,4 +98,34 @@ test('a checkpoint within the bound carries DNS names and a zero drop count', ()
   sink.checkpoint(wireCaptureOf({ id, source: 'pcap', name: 'f.pcap', startedAt: new Date(0).toISOString(), stats, dropped: null, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
   assert.deepEqual(batches(db).map((b) => [b.dns_names.length, b.capture?.spoolDroppedCalls]), [[1, 0]]);
   assert.equal(db.prepare('SELECT spool_dropped_calls FROM captures WHERE id = ?').pluck().get(id), 0);
+});
+
+test('verdict counts ride with the calls they count, name the call by its key, and are cut at VERDICTS_PER_BATCH', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1e9 });
+  const rows = Array.from({ length: VERDICTS_PER_BATCH + 5 }, (_, i) => row(i));
+  // As the ingest hands them over: the verdicts first (HubbleSink.finish), then the drained calls.
+  sink.verdicts(rows.map((r, i) => ({ keyString: r.keyString, key: r.key, verdict: i % 2 === 0 ? 'DROPPED' : 'FORWARDED', count: 1 + (i % 3) })));
+  sink.calls(rows);
+  const got = batches(db);
+  assert.deepEqual(got.map((b) => [b.calls.length, b.verdicts?.length ?? 0]), [[ROWS_PER_BATCH, VERDICTS_PER_BATCH], [5, 5]]);
+  const sent = got.flatMap((b) => b.verdicts ?? []);
+  // The server rebuilds each call's key string from the wire with its token's node: the collector's own.
+  assert.deepEqual(sent.map((v) => [keyString(callKeyOf('n', v)), v.verdict, v.count]),
+    rows.map((r, i) => [r.keyString, i % 2 === 0 ? 'DROPPED' : 'FORWARDED', 1 + (i % 3)]));
+  assert.ok(got.every((b) => !('verdicts' in b) || b.verdicts!.length > 0), 'no empty verdict list');
+});
+
+test('a full spool counts the verdicts it drops; an overflow checkpoint carries none', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const id = beginCapture(db, { source: 'hubble', name: 'f.json', node: 'n', fingerprint: null, sizeBytes: 0, nowIso: new Date(0).toISOString() });
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1_200 });
+  const verdict = (r: AggRow) => ({ keyString: r.keyString, key: r.key, verdict: 'DROPPED', count: 1 });
+  sink.verdicts(Array.from({ length: 20 }, (_, i) => verdict(row(i))));
+  sink.calls(Array.from({ length: 20 }, (_, i) => row(i)));
+  // Past the bound with these, the checkpoint goes without them.
+  sink.verdicts(Array.from({ length: 5 }, (_, i) => verdict(row(90 + i))));
+  sink.checkpoint(wireCaptureOf({ id, source: 'hubble', name: 'f.json', startedAt: new Date(0).toISOString(), stats, dropped: null, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
+  assert.deepEqual(batches(db).map((b) => [b.calls.length, b.verdicts?.length ?? 0, b.capture !== null]), [[0, 0, true]]);
+  assert.deepEqual(sink.dropped, { batches: 1, rows: 20, dnsNames: 0, certificates: 0, verdicts: 25 });
 });
