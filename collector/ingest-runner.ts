@@ -1,8 +1,8 @@
 // The main thread's side of ingest-worker.ts: starts the worker with a heap limit sized from the
 // flags that bound the ingest's live data, and relays progress and outcomes.
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, IngestJob } from './ingest-worker.js';
-import type { IngestOutcome, Progress } from './ingest.js';
+import type { FromWorker, IngestJob, ToWorker } from './ingest-worker.js';
+import { hashFile, type IngestOutcome, type Progress } from './ingest.js';
 import { DEFAULT_TRACKER_OPTIONS } from './track/tracker.js';
 
 
@@ -31,6 +31,14 @@ export function runIngest(job: IngestJob, on: { progress?: (p: Progress) => void
     workerData: job,
     resourceLimits: { maxOldGenerationSizeMb: heapLimitMb(job.options.maxFlows, job.options.batchRows), maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
   });
+  // The worker's requests to hash a file, one at a time, in the order asked.
+  let hashing: Promise<void> = Promise.resolve();
+  const hash = (id: number, input: string) => {
+    hashing = hashing.then(() => hashFile(input)).then(
+      (h) => worker.postMessage({ type: 'hashed', id, hash: h } satisfies ToWorker),
+      (err: Error) => worker.postMessage({ type: 'hashed', id, error: err.message } satisfies ToWorker),
+    );
+  };
   return new Promise((resolve, reject) => {
     let settled = false;
     const finish = (err?: Error) => {
@@ -40,6 +48,7 @@ export function runIngest(job: IngestJob, on: { progress?: (p: Progress) => void
     };
     worker.on('message', (m: FromWorker) => {
       switch (m.type) {
+        case 'hash': hash(m.id, m.input); break;
         case 'progress': on.progress?.(m.progress); break;
         case 'outcome': on.outcome(m.outcome); break;
         case 'done': finish(); break;

@@ -5,17 +5,23 @@
 // generation it peaks at 208 MiB, at a cost in speed (5.4 s → 7.3 s; docs/benchmarks.md).
 // Standard input is read here too, through /dev/stdin.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ingestCapture, type IngestOptions, type IngestOutcome, type Progress } from './ingest.js';
+import { ingestCapture, type FileHash, type IngestOptions, type IngestOutcome, type Progress } from './ingest.js';
 import { openStore, StoreError } from './store/db.js';
 
 export interface IngestJob {
   dbFile: string;
   inputs: string[];
-  options: Omit<IngestOptions, 'onProgress' | 'now'>;
+  options: Omit<IngestOptions, 'onProgress' | 'now' | 'hashBeside'>;
   wantsProgress: boolean;
 }
 
+/** The main thread hashes regular files for the worker, on the core the worker does not use. */
+export type ToWorker =
+  | { type: 'hashed'; id: number; hash: FileHash }
+  | { type: 'hashed'; id: number; error: string };
+
 export type FromWorker =
+  | { type: 'hash'; id: number; input: string }
   | { type: 'progress'; progress: Progress }
   | { type: 'outcome'; outcome: IngestOutcome }
   | { type: 'done' }
@@ -23,6 +29,23 @@ export type FromWorker =
 
 const port = parentPort!;
 const job = workerData as IngestJob;
+
+const hashes = new Map<number, { resolve: (h: FileHash) => void; reject: (e: Error) => void }>();
+let nextHash = 0;
+port.on('message', (m: ToWorker) => {
+  const waiting = hashes.get(m.id);
+  hashes.delete(m.id);
+  if ('error' in m) waiting?.reject(new Error(m.error)); else waiting?.resolve(m.hash);
+});
+
+/** Asked when an ingest starts on a regular file; awaited once it has read the file. */
+function hashBeside(input: string): Promise<FileHash> {
+  return new Promise((resolve, reject) => {
+    const id = nextHash++;
+    hashes.set(id, { resolve, reject });
+    port.postMessage({ type: 'hash', id, input } satisfies FromWorker);
+  });
+}
 
 async function run(): Promise<void> {
   let db;
@@ -37,6 +60,7 @@ async function run(): Promise<void> {
       // '-' is read through /dev/stdin by the ingest itself (no stream handed over).
       const outcome = await ingestCapture(db, input, null, {
         ...job.options,
+        hashBeside,
         onProgress: job.wantsProgress ? (progress) => port.postMessage({ type: 'progress', progress } satisfies FromWorker) : undefined,
       });
       port.postMessage({ type: 'outcome', outcome } satisfies FromWorker);

@@ -48,6 +48,17 @@ export interface IngestOptions {
   onProgress?: (p: Progress) => void;
   progressEveryMs?: number;
   now?: () => Date;
+  /**
+   * The sha256 of a regular file, computed by another thread from its own reads while this one
+   * decodes (ingest-runner.ts): the ingest then does not hash a file's bytes itself. Inputs that
+   * can be read only once (standard input) or are decompressed are still hashed as they are read.
+   */
+  hashBeside?: (input: string) => Promise<FileHash>;
+}
+
+export interface FileHash {
+  sha256: string;
+  bytes: number;
 }
 
 export interface Progress {
@@ -276,8 +287,47 @@ function sha256File(path: string): string {
   return h.digest('hex');
 }
 
+/**
+ * A hash computed beside the ingest, checked against what the ingest read: a file that grew or
+ * shrank in between (still being written) would be recorded under a sha256 of other bytes.
+ */
+async function besideHash(beside: Promise<FileHash>, bytesRead: number): Promise<string> {
+  let h: FileHash;
+  try {
+    h = await beside;
+  } catch (err) {
+    throw new UnsupportedInputError(`cannot hash the file: ${(err as Error).message}`);
+  }
+  if (h.bytes !== bytesRead) {
+    throw new UnsupportedInputError(`the file changed while it was read (${bytesRead} bytes decoded, ${h.bytes} hashed); ingest it again once it is complete`);
+  }
+  return h.sha256;
+}
+
+/**
+ * The sha256 and length of a file, for IngestOptions.hashBeside: read into one reused buffer, a
+ * chunk per turn of the event loop, so the thread stays responsive (the main thread relays the
+ * ingest's progress meanwhile).
+ */
+export async function hashFile(path: string): Promise<FileHash> {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.allocUnsafe(CHUNK);
+    let bytes = 0;
+    for (let n; (n = readSync(fd, b, 0, b.length, null)) > 0; ) {
+      h.update(b.subarray(0, n));
+      bytes += n;
+      await new Promise(setImmediate);
+    }
+    return { sha256: h.digest('hex'), bytes };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads every record of a source through the pipeline; returns the format name. */
-async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions, t0: number): Promise<string> {
+async function pump(src: Source, pipe: Pipeline, hash: Hash | null, opts: IngestOptions, t0: number): Promise<string> {
   const w = new Window();
   let reader: RecordReader | null = null;
   let lastProgress = t0;
@@ -287,7 +337,7 @@ async function pump(src: Source, pipe: Pipeline, hash: Hash, opts: IngestOptions
     if (n > 0) {
       // The read appended n bytes at the window's end, after moving what was left unread to the
       // front when it needed room: the new bytes are the last n, wherever the end was before.
-      hash.update(w.buf.subarray(w.end - n, w.end));
+      hash?.update(w.buf.subarray(w.end - n, w.end));
       pipe.stats.bytesRead += n;
     }
     if (reader === null) {
@@ -406,7 +456,11 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   });
   const tx = new IngestTransaction(db);
   const { agg, side, tracker, push, pipe } = buildPipeline(db, opts, () => {});
-  const hash = createHash('sha256');
+  // A regular file's hash may come from beside (opts.hashBeside); anything else is hashed here.
+  const beside = opts.hashBeside !== undefined && fp !== null && !isGzip ? opts.hashBeside(input) : null;
+  // Settled either way, so a failed read here does not leave the hash's rejection unhandled.
+  beside?.catch(() => {});
+  const hash = beside === null ? createHash('sha256') : null;
   const t0 = Date.now();
   try {
     tx.begin();
@@ -414,8 +468,8 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
     tracker.finish();
     agg.drain();
     side.flush();
-    const sha256 = hash.digest('hex');
     const stats = pipe.stats;
+    const sha256 = hash !== null ? hash.digest('hex') : await besideHash(beside!, stats.bytesRead);
     stats.connections = tracker.stats.connections;
     stats.evictedEarly = tracker.stats.evictedEarly;
     stats.callsWritten = agg.flushedRows;

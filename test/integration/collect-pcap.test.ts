@@ -2,11 +2,14 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { hashFile, ingestCapture } from '../../collector/ingest.js';
+import { listCalls } from '../../collector/store/calls.js';
+import { openStore } from '../../collector/store/db.js';
 import { runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
@@ -125,7 +128,9 @@ test('re-ingesting the same file is a reported no-op; --force counts it again', 
 });
 
 test('a capture larger than the read window: the stored sha256 is the file\'s, and a second ingest is a no-op (file and stdin)', () => {
-  // Large enough that the reader's 8 MiB window moves unread bytes to its front between reads.
+  // Large enough that the reader's window moves unread bytes to its front between reads. The CLI
+  // hashes a file on its main thread while the worker decodes it, and standard input as it is read:
+  // both must come to the file's sha256.
   const dir = tempDir();
   const capture = join(dir, 'big.pcap');
   synthCapture({ out: capture, sizeBytes: 40 * 1024 * 1024, format: 'pcap', link: 'ether', seed: 3 });
@@ -140,6 +145,37 @@ test('a capture larger than the read window: the stored sha256 is the file\'s, a
   const piped = runCli(['collect', 'pcap', '--db', db, '-'], { input: readFileSync(capture) });
   assert.match(piped.stderr, /-: already recorded as capture 1/);
   assert.deepEqual(calls(db), first, 'nothing counted twice');
+});
+
+test('a file that changes while it is ingested (still being written) is an input error, and nothing of it is recorded', async () => {
+  const dir = tempDir();
+  const capture = join(dir, 'growing.pcap');
+  copyFileSync(FIX + 'http1-get-full-handshake.pcap', capture);
+  const db = openStore(join(dir, 'a.db'));
+  try {
+    // Packets appended after the decoder has read the file, before the hash beside it reads it:
+    // what `tcpdump -w` still writing the file would do. The file is read with synchronous reads,
+    // so the next turn of the event loop comes once the decoder is done with it.
+    const more = readFileSync(FIX + 'http1-get-full-handshake.pcap').subarray(24);
+    const outcome = await ingestCapture(db, capture, null, {
+      node: '', force: false,
+      hashBeside: async (input) => {
+        await new Promise(setImmediate);
+        appendFileSync(input, more);
+        return hashFile(input);
+      },
+    });
+    assert.equal(outcome.status, 'error');
+    assert.match(outcome.status === 'error' ? outcome.message : '', /growing\.pcap: the file changed while it was read \(\d+ bytes decoded, \d+ hashed\); ingest it again once it is complete$/);
+    assert.equal(listCalls(db).length, 0, 'no calls of the changed file');
+    assert.deepEqual(db.prepare('SELECT status FROM captures').pluck().all(), ['failed']);
+    // Once complete, the same file ingests, hashed beside and checked.
+    const again = await ingestCapture(db, capture, null, { node: '', force: false, hashBeside: hashFile });
+    assert.equal(again.status, 'complete');
+    assert.equal(again.status === 'complete' ? again.sha256 : '', createHash('sha256').update(readFileSync(capture)).digest('hex'));
+  } finally {
+    db.close();
+  }
 });
 
 test('a gzip-compressed capture (tcpdump -z gzip) is read as the capture itself, and recorded once whether compressed, plain or piped', () => {
