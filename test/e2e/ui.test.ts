@@ -16,6 +16,7 @@ import { startServer } from '../../ui/server.js';
 import { runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { writeSyntheticStore } from '../bench/ui.js';
+import { hubbleDroppedStore } from '../helpers/hubble-dropped.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -367,6 +368,40 @@ describe('traffic-derived HTML in Chromium', { skip: noBrowser, timeout: 120_000
         assert.equal(await page.locator('aside.panel img, aside.panel svg[onload], aside.panel script').count(), 0);
         await page.locator('svg.map path.edge').first().hover({ force: true });
         await page.waitForTimeout(300);
+        assert.deepEqual(problems, []);
+      });
+    } finally {
+      await browser.close();
+      await s.close();
+    }
+  });
+});
+
+describe('calls Cilium refused (Hubble DROPPED) in Chromium', { skip: noBrowser, timeout: 120_000 }, () => {
+  it('the panel says which callers and calls were refused, as text, in the table and above it', async () => {
+    const s = await startServe(hubbleDroppedStore());
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 60_000 });
+    try {
+      await withPage(browser, async (page, problems) => {
+        await ready(page, s.url);
+        await page.locator('svg.map g.node[data-id="default/details-v1"]').click();
+        const panel = page.locator('aside.panel');
+        await panel.locator('table.inbound').waitFor();
+        // ratings-v1 was refused both times; productpage-v1 never.
+        assert.deepEqual(await panel.locator('ul.refused.inbound li').allTextContents(),
+          ['default/ratings-v1: refused by Cilium: 2 of 2 calls (Hubble DROPPED)']);
+        const rows = panel.locator('table.inbound tbody tr');
+        const row = (peer: string) => rows.filter({ has: page.locator('a.peer', { hasText: peer }) });
+        assert.equal(await row('default/ratings-v1').locator('.refused-call').textContent(), 'refused by Cilium: 2 of 2 calls (Hubble DROPPED)');
+        assert.equal(await row('default/productpage-v1').locator('.refused-call').count(), 0);
+        // A caller refused once of twice, on another workload's panel.
+        await page.locator('svg.map g.node[data-id="default/ratings-v1"]').click();
+        await panel.locator('.panel-title', { hasText: 'default/ratings-v1' }).waitFor();
+        await panel.locator('ul.refused.inbound li').waitFor();
+        assert.deepEqual(await panel.locator('ul.refused.inbound li').allTextContents(),
+          ['default/reviews-v2: refused by Cilium: 1 of 2 calls (Hubble DROPPED)']);
+        assert.deepEqual(await panel.locator('ul.refused.outbound li').allTextContents(),
+          ['default/details-v1: refused by Cilium: 2 of 2 calls (Hubble DROPPED)']);
         assert.deepEqual(problems, []);
       });
     } finally {

@@ -14,12 +14,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { BOOKINFO_INVENTORY, HUBBLE_DROPPED_FLOWS, hubbleDroppedStore } from '../helpers/hubble-dropped.js';
 import { tempDir } from '../helpers/ingest.js';
 import { deadPort, kill, scalar, startCentral, TOKENS, totals, writeTokens, type Central } from '../helpers/push-harness.js';
 
-const FIX = new URL('../fixtures/', import.meta.url).pathname;
-const FLOWS = FIX + 'hubble/hubble-observe-synthetic-bookinfo-dropped.jsonl';
-const INVENTORY = [FIX + 'k8s/bookinfo-pods-list.json', FIX + 'k8s/bookinfo-ns-list.json'];
 const FORMATS = ['istio', 'netpol', 'cilium', 'linkerd'];
 
 /**
@@ -74,22 +72,21 @@ describe('collect hubble --push: DROPPED verdicts reach the central store', () =
   const dir = tempDir('tm-push-verdicts-');
   const { tokensFile, tokenFile } = writeTokens(dir);
   const centralDb = join(dir, 'central.db');
-  const localDb = join(dir, 'local.db');
+  let localDb = '';
   const spool = join(dir, 'spool.db');
   let central: Central;
   /** The batches node-a's collector made of the fixture (spooled while the server was unreachable). */
   let bodies: string[] = [];
 
   before(async () => {
-    ok(['collect', 'hubble', '--db', localDb, '--node', 'node-a', FLOWS]);
-    ok(['inventory', 'load', '--db', localDb, ...INVENTORY]);
-    ok(['inventory', 'load', '--db', centralDb, ...INVENTORY]);
+    localDb = hubbleDroppedStore('node-a');
+    ok(['inventory', 'load', '--db', centralDb, ...BOOKINFO_INVENTORY]);
     central = await startCentral(centralDb, tokensFile);
   });
   after(async () => { if (central) await kill(central.child, 'SIGTERM'); });
 
   const push = (db: string, url: string, extra: string[] = []) =>
-    runCli(['collect', 'hubble', '--db', db, '--node', 'node-a', '--push', url, '--token-file', tokenFile['node-a'], ...extra, FLOWS]);
+    runCli(['collect', 'hubble', '--db', db, '--node', 'node-a', '--push', url, '--token-file', tokenFile['node-a'], ...extra, HUBBLE_DROPPED_FLOWS]);
 
   it('the local ingest counts what the fixture holds', () => {
     assert.deepEqual(verdictsByCall(localDb), {
@@ -191,9 +188,9 @@ describe('collect hubble --push: DROPPED verdicts reach the central store', () =
 
   it('--follow pushes the verdicts of every flush', () => {
     const localB = join(dir, 'local-b.db');
-    ok(['collect', 'hubble', '--db', localB, '--node', 'node-b', FLOWS]);
+    ok(['collect', 'hubble', '--db', localB, '--node', 'node-b', HUBBLE_DROPPED_FLOWS]);
     const r = runCli(['collect', 'hubble', '--follow', '-', '--flush-interval', '200ms', '--db', join(dir, 'follow-spool.db'), '--node', 'node-b',
-      '--push', central.url, '--token-file', tokenFile['node-b']], { input: readFileSync(FLOWS) });
+      '--push', central.url, '--token-file', tokenFile['node-b']], { input: readFileSync(HUBBLE_DROPPED_FLOWS) });
     assert.equal(r.code, 0, r.stderr);
     const pushed = verdicts(centralDb, 'node-b');
     assert.equal(pushed.length, 6);

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { runCli } from '../helpers/cli.js';
 import { serve, type Served } from '../helpers/serve.js';
+import { hubbleDroppedStore } from '../helpers/hubble-dropped.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
 
@@ -360,4 +361,30 @@ describe('trustmap serve: off loopback', { timeout: 60_000 }, () => {
       }
     });
   }
+});
+
+describe('trustmap serve: calls Cilium refused (Hubble DROPPED) in a workload\'s callers and callees', { timeout: 60_000 }, () => {
+  let s: Served | undefined;
+  before(async () => { s = await serve(['--db', hubbleDroppedStore(), '--port', '0']); });
+  after(async () => { await stop(s); });
+
+  type Peer = { peer: string; count: number; dropped: number; calls: Array<{ port: number; count: number; dropped?: number }> };
+  const details = async (id: string) => {
+    const r = await fetch(new URL(`/api/workloads/${id}`, s!.url));
+    assert.equal(r.status, 200);
+    return (await r.json()) as { callers: Peer[]; callees: Peer[] };
+  };
+  const summary = (peers: Peer[]) => peers.map((p) => [p.peer, p.count, p.dropped, p.calls.map((c) => [c.port, c.count, c.dropped ?? 0])]);
+
+  it('each peer says how many of its calls were refused, each call too; none where Hubble saw no drop', async () => {
+    const d = await details('default/details-v1');
+    assert.deepEqual(summary(d.callers), [
+      ['default/ratings-v1', 2, 2, [[9080, 2, 2]]],
+      ['default/productpage-v1', 1, 0, [[9080, 1, 0]]],
+    ]);
+    assert.ok(!('dropped' in d.callers[1].calls[0]), 'a call without drops carries no count');
+    const r = await details('default/ratings-v1');
+    assert.deepEqual(summary(r.callers), [['default/reviews-v2', 2, 1, [[9080, 2, 1]]]]);
+    assert.deepEqual(summary(r.callees), [['default/details-v1', 2, 2, [[9080, 2, 2]]]]);
+  });
 });

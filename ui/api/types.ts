@@ -41,6 +41,8 @@ export interface PeerCalls {
   peer: string;
   peer_kind: GraphNode['kind'] | null;
   count: number;
+  /** Of `count`, the calls Hubble saw DROPPED (the cluster's Cilium policy refused them): the sum of the calls' `dropped`, 0 when none. */
+  dropped: number;
   security: SecurityMix;
   calls: EdgeCall[];
 }

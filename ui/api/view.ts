@@ -67,7 +67,8 @@ export function neighbourhood(g: Graph, id: string): Neighbourhood | null {
   if (!node) return null;
   const kind = new Map(g.nodes.map((n) => [n.id, n.kind]));
   const peer = (e: GraphEdge, other: string): PeerCalls => ({
-    peer: other, peer_kind: kind.get(other) ?? null, count: e.count, security: e.security_counts,
+    peer: other, peer_kind: kind.get(other) ?? null, count: e.count,
+    dropped: e.calls.reduce((n, c) => n + (c.dropped ?? 0), 0), security: e.security_counts,
     calls: [...e.calls].sort((a, b) => b.count - a.count || a.port - b.port || (a.path ?? '').localeCompare(b.path ?? '')),
   });
   const order = (a: PeerCalls, b: PeerCalls) => b.count - a.count || a.peer.localeCompare(b.peer);

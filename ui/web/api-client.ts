@@ -29,6 +29,8 @@ const callSchema = z.object({
   path: z.string().nullable(), host: z.string().nullable(), sni: z.string().nullable(), security: z.enum(SECURITIES),
   security_reason: z.string().nullable(), count: z.number(), first_seen: time, last_seen: time,
   credentials_in_plaintext: z.boolean(), via_service: z.boolean(), sources: z.array(z.enum(CALL_SOURCES)),
+  // Absent when Hubble saw none of the calls DROPPED; kept (zod drops unknown keys) so the panel can say Cilium refused them.
+  dropped: z.number().int().min(0).optional(),
 });
 const edgeSchema = z.object({
   source: z.string(), target: z.string(), ports: z.array(z.number()), protocols: z.array(z.enum(PROTOCOLS)),
@@ -65,7 +67,9 @@ const summarySchema: z.ZodType<Summary> = z.object({
   features: z.object({ readiness: z.boolean(), policies: z.boolean(), policy_formats: z.array(z.string()) }),
   min_window_ms: z.number(),
 });
-const peerSchema = z.object({ peer: z.string(), peer_kind: z.enum(NODE_KINDS).nullable(), count: z.number(), security: mix, calls: z.array(callSchema) });
+const peerSchema = z.object({
+  peer: z.string(), peer_kind: z.enum(NODE_KINDS).nullable(), count: z.number(), dropped: z.number().int().min(0), security: mix, calls: z.array(callSchema),
+});
 const detailsSchema: z.ZodType<NodeDetails> = z.object({
   node: nodeSchema, callers: z.array(peerSchema), callees: z.array(peerSchema),
   readiness: workloadReadiness.nullable(),
