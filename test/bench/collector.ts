@@ -211,16 +211,19 @@ async function run(argv: string[]): Promise<SuiteOutcome> {
   const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : 'n/a');
   say('');
   say(table(
-    ['command', 'runs', 'median s', 'min–max s', 'packets/s', 'MB/s', 'peak RSS MiB', 'time / trustmap'],
+    ['command', 'runs', 'median s', 'min–max s', 'CPU s', 'packets/s', 'MB/s', 'peak RSS MiB', 'time / trustmap'],
     rows.map((r) => {
       const ok = r.samples.filter((s) => !s.isTimedOut).map((s) => s.seconds);
       const med = medianSeconds(r);
       const rss = peakRss(r);
+      const cpu = r.samples.filter((s) => !s.isTimedOut).map((s) => s.cpuSeconds).filter((x): x is number => x !== null);
       return [
         r.name,
         String(r.samples.length),
         ok.length === 0 ? `timeout` : fmt(med, 2),
         ok.length === 0 ? 'n/a' : `${fmt(Math.min(...ok), 2)}–${fmt(Math.max(...ok), 2)}`,
+        // For `cat FILE |` pipelines, the measured command's own (trustmap's), not cat's.
+        cpu.length === 0 ? 'n/a' : fmt(median(cpu), 2),
         r === catRow ? 'n/a' : fmt(truth.packets / med),
         fmt(mb / med),
         rss === null ? 'n/a' : fmt(rss, 1),

@@ -1,7 +1,9 @@
 // What every benchmark suite shares: run a child and measure its wall time and peak RSS, take
-// medians, describe the machine, and print aligned tables. Peak RSS comes from GNU time
-// (`/usr/bin/time -f '%e %M'`, Debian package `time`), which reports the child's maximum
-// resident set size; without it RSS is reported as unknown rather than guessed.
+// medians, describe the machine, and print aligned tables. Peak RSS and CPU time come from GNU
+// time (`/usr/bin/time -f '%e %M %U %S'`, Debian package `time`), which reports the child's
+// maximum resident set size and its user and system time; without it they are reported as
+// unknown rather than guessed. CPU time is what to compare on a machine others share: wall
+// time moves with their load far more.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -38,6 +40,8 @@ export interface Sample {
   seconds: number;
   /** Peak resident set size of the measured command (not of `cat`), KiB; null without GNU time. */
   peakRssKiB: number | null;
+  /** User + system CPU seconds of the measured command (all its threads), null without GNU time. */
+  cpuSeconds: number | null;
   exitCode: number | null;
   isTimedOut: boolean;
   stdout: string;
@@ -56,7 +60,7 @@ export async function measure(spec: ChildSpec): Promise<Sample> {
   const timeFile = join(dir, 'time');
   const useTime = hasGnuTime();
   const cmd = useTime ? GNU_TIME : spec.cmd;
-  const args = useTime ? ['-f', '%e %M', '-o', timeFile, spec.cmd, ...spec.args] : spec.args;
+  const args = useTime ? ['-f', '%e %M %U %S', '-o', timeFile, spec.cmd, ...spec.args] : spec.args;
   const out = spec.stdout ?? 'ignore';
   const outFd = typeof out === 'object' ? openSync(out.file, 'w') : out === 'ignore' ? openSync('/dev/null', 'w') : null;
   const load = loadavg()[0];
@@ -84,14 +88,18 @@ export async function measure(spec: ChildSpec): Promise<Sample> {
   if (timer !== null) clearTimeout(timer);
   if (outFd !== null) closeSync(outFd);
   let peakRssKiB: number | null = null;
+  let cpuSeconds: number | null = null;
   if (useTime && existsSync(timeFile)) {
     // GNU time writes "Command exited with non-zero status N" before the format line on failure.
     const last = readFileSync(timeFile, 'utf8').trim().split('\n').pop() ?? '';
-    const m = /^([\d.]+) (\d+)$/.exec(last);
-    if (m !== null) peakRssKiB = Number(m[2]);
+    const m = /^([\d.]+) (\d+) ([\d.]+) ([\d.]+)$/.exec(last);
+    if (m !== null) {
+      peakRssKiB = Number(m[2]);
+      cpuSeconds = Number(m[3]) + Number(m[4]);
+    }
   }
   rmSync(dir, { recursive: true, force: true });
-  return { seconds, peakRssKiB, exitCode, isTimedOut, stdout, stderr, load };
+  return { seconds, peakRssKiB, cpuSeconds, exitCode, isTimedOut, stdout, stderr, load };
 }
 
 export function median(xs: number[]): number {
