@@ -26,8 +26,7 @@ import { OutboxSink, wireCaptureOf, type PushSpoolOptions } from './push/outbox-
 
 // Reads are small and land in a small window, so the bytes are still in the CPU's cache when
 // the decoder walks them: with 8 MiB reads into an 8 MiB window, `read` took 0.78 s of the 1 GiB
-// benchmark's profile against 0.26 s, and the peak RSS was 199-205 MiB against 181-189 MiB
-// (docs/benchmarks.md, 2026-11-23 16:50–17:15).
+// benchmark's profile against 0.26 s (docs/benchmarks.md, 2026-11-23 16:50–17:30).
 const CHUNK = 1024 * 1024;
 const READ_SIZE = 256 * 1024;
 /** Largest window we let a single record force: pcapng blocks are capped at 16 MiB. */
