@@ -4,6 +4,7 @@
 // TRUSTMAP_DEBUG=1 shows them.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { moderateHeapGrowth } from './analyzer/heap.js';
 import type { Command, Io } from './collector/cli/command.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, InputError, UsageError } from './collector/cli/support.js';
 
@@ -20,10 +21,12 @@ interface Entry {
   /** One line for `trustmap --help`, kept here so the overview loads no command. */
   summary: string;
   load: () => Promise<Command>;
+  /** It builds graphs, readiness reports or policies: V8's heap growth is moderated (analyzer/heap.ts). */
+  analysis?: true;
 }
 
 export const COMMANDS: Entry[] = [
-  { path: ['demo'], summary: 'Ingest the embedded demo mesh and serve the web UI over it', load: async () => (await import('./ui/cli/demo.js')).demo },
+  { path: ['demo'], summary: 'Ingest the embedded demo mesh and serve the web UI over it', load: async () => (await import('./ui/cli/demo.js')).demo, analysis: true },
   { path: ['collect', 'pcap'], summary: 'Record calls from pcap/pcapng files or a tcpdump stream', load: async () => (await import('./collector/cli/commands.js')).collectPcap },
   { path: ['collect', 'live'], summary: 'Capture live with tcpdump and record calls until stopped', load: async () => (await import('./collector/cli/live.js')).collectLive },
   { path: ['collect', 'envoy'], summary: 'Record calls from Envoy/Istio access logs', load: async () => (await import('./collector/cli/telemetry.js')).collectEnvoy },
@@ -36,13 +39,13 @@ export const COMMANDS: Entry[] = [
   { path: ['inventory', 'snapshot'], summary: 'Take an inventory snapshot with kubectl (current or given context)', load: async () => (await import('./collector/cli/inventory.js')).inventorySnapshot },
   { path: ['inventory', 'list'], summary: 'Show workloads with their addresses and identities', load: async () => (await import('./collector/cli/inventory.js')).inventoryList },
   { path: ['inventory'], summary: 'Same as \'inventory list\'', load: async () => (await import('./collector/cli/inventory.js')).inventory },
-  { path: ['graph', 'diff'], summary: 'Edges new, gone, or whose security changed between two windows', load: async () => (await import('./analyzer/cli/graph.js')).graphDiff },
-  { path: ['graph'], summary: 'Who calls whom: the dependency graph (table, json, dot, mermaid)', load: async () => (await import('./analyzer/cli/graph.js')).graph },
-  { path: ['readiness'], summary: 'Would strict mTLS break anything? Per namespace and workload, with blockers', load: async () => (await import('./analyzer/cli/readiness.js')).readiness },
-  { path: ['policy'], summary: 'Least-privilege policies from what was observed (istio, netpol, cilium, linkerd)', load: async () => (await import('./analyzer/cli/policy.js')).policy },
-  { path: ['simulate'], summary: 'Replay recorded calls against policies: what would be denied, and why', load: async () => (await import('./analyzer/cli/simulate.js')).simulateCommand },
-  { path: ['drift'], summary: 'Policy rules no recorded call used, rules wider than the traffic, calls only a wide rule allows', load: async () => (await import('./analyzer/cli/drift.js')).driftCommand },
-  { path: ['serve'], summary: 'Serve the web UI: the service map, readiness and policies', load: async () => (await import('./ui/cli/serve.js')).serve },
+  { path: ['graph', 'diff'], summary: 'Edges new, gone, or whose security changed between two windows', load: async () => (await import('./analyzer/cli/graph.js')).graphDiff, analysis: true },
+  { path: ['graph'], summary: 'Who calls whom: the dependency graph (table, json, dot, mermaid)', load: async () => (await import('./analyzer/cli/graph.js')).graph, analysis: true },
+  { path: ['readiness'], summary: 'Would strict mTLS break anything? Per namespace and workload, with blockers', load: async () => (await import('./analyzer/cli/readiness.js')).readiness, analysis: true },
+  { path: ['policy'], summary: 'Least-privilege policies from what was observed (istio, netpol, cilium, linkerd)', load: async () => (await import('./analyzer/cli/policy.js')).policy, analysis: true },
+  { path: ['simulate'], summary: 'Replay recorded calls against policies: what would be denied, and why', load: async () => (await import('./analyzer/cli/simulate.js')).simulateCommand, analysis: true },
+  { path: ['drift'], summary: 'Policy rules no recorded call used, rules wider than the traffic, calls only a wide rule allows', load: async () => (await import('./analyzer/cli/drift.js')).driftCommand, analysis: true },
+  { path: ['serve'], summary: 'Serve the web UI: the service map, readiness and policies', load: async () => (await import('./ui/cli/serve.js')).serve, analysis: true },
 ];
 
 /** Loads an entry's command and checks that it is the one the entry names. */
@@ -102,6 +105,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.stdout.write(cmd.help);
     return EXIT_OK;
   }
+  if (found.entry.analysis) moderateHeapGrowth();
   try {
     return await cmd.run(found.rest, io);
   } catch (err) {

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { openStore } from '../../collector/store/db.js';
 import { buildGraph } from '../../analyzer/graph.js';
+import { moderateHeapGrowth } from '../../analyzer/heap.js';
 import { POLICY_FORMATS, proposePolicies } from '../../analyzer/policy/index.js';
 import { checkReadiness } from '../../analyzer/readiness.js';
 
@@ -51,6 +52,8 @@ function step<T>(steps: StepReport[], name: string, run: () => T, counts: (x: T)
 
 function main(argv: string[]): void {
   const file = z.string().min(1).parse(argv[0]);
+  // As trustmap.ts does before every command that analyses.
+  moderateHeapGrowth();
   const db = openStore(file, { readonly: true });
   const baselineRssKiB = vmHwmKiB();
   const steps: StepReport[] = [];
