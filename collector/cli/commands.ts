@@ -84,8 +84,11 @@ Examples:
   # live, from tcpdump on all interfaces
   tcpdump -i any -U -w - 'tcp or udp port 53' | trustmap collect pcap --node "$(hostname)" -
 
-Exit codes: 0 all inputs recorded (or already recorded), 2 an input was unreadable or not a
-capture (nothing of it is recorded), 1 any other failure.
+A file that grows while it is read (tcpdump still writing it) is refused: stream tcpdump's
+output on standard input instead.
+
+Exit codes: 0 all inputs recorded (or already recorded), 2 an input was unreadable, not a
+capture, or changed while it was read (nothing of it is recorded), 1 any other failure.
 `,
   async run(argv, io) {
     const { flags, args } = parseFlags(argv, {
