@@ -1,5 +1,6 @@
 // The main thread's side of ingest-worker.ts: starts the worker with a heap limit sized from the
-// flags that bound the ingest's live data, and relays progress and outcomes.
+// flags that bound the ingest's live data, hashes regular files for it (on the other core), and
+// relays progress and outcomes.
 import { Worker } from 'node:worker_threads';
 import type { FromWorker, IngestJob, ToWorker } from './ingest-worker.js';
 import { hashFile, type IngestOutcome, type Progress } from './ingest.js';

@@ -274,17 +274,6 @@ function fingerprintFile(path: string): FileFingerprint | null {
   }
 }
 
-function sha256File(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const b = Buffer.allocUnsafe(CHUNK);
-    for (let n; (n = readSync(fd, b, 0, b.length, null)) > 0; ) h.update(b.subarray(0, n));
-  } finally {
-    closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 /**
  * A hash computed beside the ingest, checked against what the ingest read: a file that grew or
@@ -432,7 +421,7 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   if (fp !== null && !opts.force && !isGzip) {
     const candidates = findCompleteByFingerprint(db, fp.fingerprint);
     if (candidates.length > 0) {
-      const sha = sha256File(input);
+      const sha = (await hashFile(input)).sha256;
       const same = candidates.find((c) => c.sha256 === sha);
       if (same) return { status: 'duplicate', name: input, sha256: sha, previousId: same.id };
     }
