@@ -290,6 +290,12 @@ Examples:
           rows.map((c) => [String(c.id), printable(c.name), c.node, c.status, String(c.packets), c.dropped === null ? '-' : String(c.dropped), String(c.malformed), String(c.connections), (c.sha256 ?? '').slice(0, 16),
             ...(isPushed ? [c.spoolDroppedCalls === null ? '-' : String(c.spoolDroppedCalls)] : [])]),
         ));
+        // Hubble verdicts a full spool dropped: a note rather than one more column, with what
+        // it means (without their DROPPED counts, refused calls look allowed to the policies).
+        const verdictLoss = rows.filter((c) => (c.spoolDroppedVerdicts ?? 0) > 0);
+        if (verdictLoss.length > 0) {
+          io.stdout.write(`\nSpool dropped Hubble verdicts (calls Cilium refuses may be proposed as allowed):\n${verdictLoss.map((c) => `  ${c.id}: ${c.spoolDroppedVerdicts} verdicts\n`).join('')}`);
+        }
         // Why each failed capture failed, one line each: too long for a column.
         const failed = rows.filter((c) => c.status === 'failed' && c.error !== null);
         if (failed.length > 0) io.stdout.write(`\nFailed:\n${failed.map((c) => `  ${c.id}: ${printable(c.error!).slice(0, 300)}\n`).join('')}`);

@@ -4,8 +4,9 @@
 // carrying the capture's tallies; DNS names, certificates and Hubble verdicts ride along. When the
 // spool is full the new batch is refused and counted: the batches already queued are older,
 // already promised, and sent in order (docs/deploy/README.md).
-// The capture's tallies always go, with the count of calls dropped: they are how the server learns
-// that its map is missing calls. Past the bound a checkpoint goes without DNS names, certificates
+// The capture's tallies always go, with the counts of calls and verdicts dropped: they are how the
+// server learns that its map is missing calls, or the DROPPED verdicts that keep refused calls out
+// of its policies (decision 009). Past the bound a checkpoint goes without DNS names, certificates
 // and verdicts and replaces the previous such checkpoint, so a long outage adds one small batch per
 // capture, not one per flush.
 import type { AggRow } from '../aggregate.js';
@@ -78,8 +79,14 @@ export class OutboxSink {
   /** The capture's state as it is about to be committed: always a batch, so the server has it. */
   checkpoint(capture: WireCapture): void {
     this.emitSide();
-    recordSpoolDrops(this.db, capture.id, this.dropped.rows);
-    this.emit([], { ...capture, spoolDroppedCalls: this.dropped.rows });
+    this.emit([], capture);
+    // After the emit: a checkpoint past the bound leaves its verdicts out and counts them itself.
+    recordSpoolDrops(this.db, capture.id, { calls: this.dropped.rows, verdicts: this.dropped.verdicts });
+  }
+
+  /** A checkpoint's capture with the drop counts as they stand. */
+  private withDrops(capture: WireCapture | null): WireCapture | null {
+    return capture === null ? null : { ...capture, spoolDroppedCalls: this.dropped.rows, spoolDroppedVerdicts: this.dropped.verdicts };
   }
 
   /** Certificate sightings ride with the next batch too (the certificate inventory). */
@@ -118,7 +125,8 @@ export class OutboxSink {
     const seq = this.outbox.peekSeq();
     const batch: IngestBatch = {
       node: this.opts.node, collector: this.opts.collector, batch_id: `${this.opts.collector}-${seq}`,
-      calls, dns_names: dns, ...(certificates.length > 0 ? { certificates } : {}), ...(verdicts.length > 0 ? { verdicts } : {}), capture,
+      calls, dns_names: dns, ...(certificates.length > 0 ? { certificates } : {}), ...(verdicts.length > 0 ? { verdicts } : {}),
+      capture: this.withDrops(capture),
     };
     let body = JSON.stringify(batch);
     const spooled = this.outbox.spooledBytes();
@@ -127,17 +135,22 @@ export class OutboxSink {
       this.dropped.certificates += certificates.length;
       // Verdicts too: this checkpoint may be replaced by the next one, which would lose them anyway.
       this.dropped.verdicts += verdicts.length;
+      const counts = () => ({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, verdicts: verdicts.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames, droppedCertificates: this.dropped.certificates, droppedVerdicts: this.dropped.verdicts });
       if (capture !== null) {
-        body = JSON.stringify({ ...batch, dns_names: [], certificates: undefined, verdicts: undefined } satisfies IngestBatch);
+        // The calls these verdicts count may have gone out already: this checkpoint's own count
+        // includes them, or a file's last checkpoint would never tell the server.
+        body = JSON.stringify({ ...batch, dns_names: [], certificates: undefined, verdicts: undefined, capture: this.withDrops(capture) } satisfies IngestBatch);
         if (this.overflowSeq !== null) removeBatch(this.db, this.overflowSeq);
         this.overflowSeq = seq;
         this.outbox.add(seq, batch.batch_id, 0, body, this.now().toISOString());
+        if (verdicts.length > 0) {
+          log.warn(counts(), 'push spool full: Hubble verdicts are left out of the capture\'s checkpoint; the central policies may allow calls Cilium refuses (raise --spool-max or restore the server)');
+        }
         return;
       }
       this.dropped.batches++;
       this.dropped.rows += calls.length;
-      log.warn({ spooledBytes: spooled, spoolMaxBytes: this.opts.spoolMaxBytes, calls: calls.length, droppedBatches: this.dropped.batches, droppedCalls: this.dropped.rows, droppedDnsNames: this.dropped.dnsNames, droppedCertificates: this.dropped.certificates, droppedVerdicts: this.dropped.verdicts },
-        'push spool full: the central server has been unreachable too long; this batch is dropped and the central map will miss it (raise --spool-max or restore the server)');
+      log.warn(counts(), 'push spool full: the central server has been unreachable too long; this batch is dropped and the central map will miss it (raise --spool-max or restore the server)');
       return;
     }
     this.outbox.add(seq, batch.batch_id, calls.length, body, this.now().toISOString());

@@ -129,6 +129,12 @@ export const wireCapture = z.strictObject({
   error: text(1024).nullable(),
   /** Calls the collector dropped because its spool was full (cumulative); absent from older collectors. */
   spoolDroppedCalls: count.optional(),
+  /**
+   * Hubble verdict counts (one per call and verdict) the collector dropped because its spool was
+   * full (cumulative): without the DROPPED ones the server proposes allowing calls Cilium refuses.
+   * Absent from older collectors.
+   */
+  spoolDroppedVerdicts: count.optional(),
 });
 
 /** The id a collector's store picked for itself (a UUID): with a capture id it names a pushed capture. */

@@ -24,6 +24,8 @@ export interface CaptureRecord {
   error: string | null;
   /** Calls a pushing collector dropped because its spool was full; null when not pushed. */
   spoolDroppedCalls: number | null;
+  /** Hubble verdict counts a pushing collector dropped because its spool was full; null when not pushed or unknown (an older collector). */
+  spoolDroppedVerdicts: number | null;
 }
 
 interface CaptureDbRow {
@@ -31,7 +33,7 @@ interface CaptureDbRow {
   fingerprint: string | null; size_bytes: number; packets: number; malformed: number;
   connections: number; calls_written: number; status: CaptureStatus; started_at: string;
   finished_at: string | null; dropped: number | null; error: string | null; owner: string | null;
-  spool_dropped_calls: number | null;
+  spool_dropped_calls: number | null; spool_dropped_verdicts: number | null;
 }
 
 function toRecord(r: CaptureDbRow): CaptureRecord {
@@ -44,6 +46,7 @@ function toRecord(r: CaptureDbRow): CaptureRecord {
     malformed: r.malformed, connections: r.connections, callsWritten: r.calls_written,
     status: isInterrupted ? 'failed' : r.status, startedAt: r.started_at, finishedAt: r.finished_at, dropped: r.dropped ?? null,
     error: isInterrupted ? INTERRUPTED : r.error, spoolDroppedCalls: r.spool_dropped_calls ?? null,
+    spoolDroppedVerdicts: r.spool_dropped_verdicts ?? null,
   };
 }
 

@@ -26,15 +26,15 @@ export class BatchApplier {
     // tallies so far, and the newest batch (batches arrive in order) overwrites them.
     this.capture = db.prepare(
       `INSERT INTO captures (source, name, node, size_bytes, packets, malformed, skipped, connections,
-         evicted_early, calls_written, first_ts_ms, last_ts_ms, status, error, started_at, finished_at, dropped, spool_dropped_calls, origin)
+         evicted_early, calls_written, first_ts_ms, last_ts_ms, status, error, started_at, finished_at, dropped, spool_dropped_calls, spool_dropped_verdicts, origin)
        VALUES (@source, @name, @node, @bytesRead, @packets, @malformed, @skipped, @connections,
-         @evictedEarly, @callsWritten, @firstTsMs, @lastTsMs, @status, @error, @startedAt, @finishedAt, @dropped, @spoolDroppedCalls, @origin)
+         @evictedEarly, @callsWritten, @firstTsMs, @lastTsMs, @status, @error, @startedAt, @finishedAt, @dropped, @spoolDroppedCalls, @spoolDroppedVerdicts, @origin)
        ON CONFLICT (origin) WHERE origin IS NOT NULL DO UPDATE SET
          size_bytes = excluded.size_bytes, packets = excluded.packets, malformed = excluded.malformed,
          skipped = excluded.skipped, connections = excluded.connections, evicted_early = excluded.evicted_early,
          calls_written = excluded.calls_written, first_ts_ms = excluded.first_ts_ms, last_ts_ms = excluded.last_ts_ms,
          status = excluded.status, error = excluded.error, finished_at = excluded.finished_at, dropped = excluded.dropped,
-         spool_dropped_calls = excluded.spool_dropped_calls`,
+         spool_dropped_calls = excluded.spool_dropped_calls, spool_dropped_verdicts = excluded.spool_dropped_verdicts`,
     );
   }
 
@@ -81,7 +81,9 @@ function captureParams(node: string, collector: string, c: WireCapture) {
     source: c.source, name: c.name, node, bytesRead: c.bytesRead, packets: c.packets, malformed: c.malformed,
     skipped: c.skipped, connections: c.connections, evictedEarly: c.evictedEarly, callsWritten: c.callsWritten,
     firstTsMs: c.firstTsMs, lastTsMs: c.lastTsMs, status: c.status, error: c.error, startedAt: c.startedAt,
-    finishedAt: c.finishedAt, dropped: c.dropped, spoolDroppedCalls: c.spoolDroppedCalls ?? null, origin: `${node}/${collector}/${c.id}`,
+    finishedAt: c.finishedAt, dropped: c.dropped, spoolDroppedCalls: c.spoolDroppedCalls ?? null,
+    // Unknown (NULL), not zero, from a collector older than the verdict count.
+    spoolDroppedVerdicts: c.spoolDroppedVerdicts ?? null, origin: `${node}/${collector}/${c.id}`,
   };
 }
 

@@ -361,4 +361,13 @@ export const MIGRATIONS: readonly Migration[] = [
     // capture was not pushed.
     sql: `ALTER TABLE captures ADD COLUMN spool_dropped_calls INTEGER;`,
   },
+  {
+    version: 10,
+    name: 'verdicts a pushing collector dropped',
+    // Hubble verdict counts ride in batches too (DROPPED ones keep refused calls out of the
+    // proposed policies), and a full spool drops them like calls, sometimes alone while the calls
+    // they count went out earlier: the central map then proposes allowing what Cilium refuses.
+    // Counted and sent like spool_dropped_calls. NULL: not pushed, or pushed by an older collector.
+    sql: `ALTER TABLE captures ADD COLUMN spool_dropped_verdicts INTEGER;`,
+  },
 ];

@@ -57,9 +57,15 @@ export function removeBatch(db: Db, seq: number): void {
   db.prepare('DELETE FROM push_outbox WHERE seq = ?').run(seq);
 }
 
-/** The count of calls a pushing collector dropped from capture `id` so far (its local record). */
-export function recordSpoolDrops(db: Db, id: number, calls: number): void {
-  db.prepare('UPDATE captures SET spool_dropped_calls = ? WHERE id = ?').run(calls, id);
+/** What a pushing collector dropped from a full spool so far, in rows: calls, and Hubble verdict counts (one per call and verdict). */
+export interface SpoolDropCounts {
+  calls: number;
+  verdicts: number;
+}
+
+/** The counts of rows a pushing collector dropped from capture `id` so far (its local record). */
+export function recordSpoolDrops(db: Db, id: number, n: SpoolDropCounts): void {
+  db.prepare('UPDATE captures SET spool_dropped_calls = ?, spool_dropped_verdicts = ? WHERE id = ?').run(n.calls, n.verdicts, id);
 }
 
 /** Batches after `afterSeq` still to send, oldest first. */

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli, type CliResult } from '../helpers/cli.js';
-import { BOOKINFO_INVENTORY, HUBBLE_DROPPED_FLOWS, hubbleDroppedStore } from '../helpers/hubble-dropped.js';
+import { BOOKINFO_INVENTORY, HUBBLE_DROPPED_FLOWS, halfRefusedFlows, hubbleDroppedStore } from '../helpers/hubble-dropped.js';
 import { tempDir } from '../helpers/ingest.js';
 import { deadPort, kill, scalar, startCentral, TOKENS, totals, writeTokens, type Central } from '../helpers/push-harness.js';
 
@@ -202,5 +202,91 @@ describe('collect hubble --push: DROPPED verdicts reach the central store', () =
     const r = push(both, central.url, ['--local']);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(verdicts(both), verdicts(localDb));
+  });
+});
+
+describe('collect hubble --push with a full spool: the verdicts it leaves out are counted, and the server shows the count', () => {
+  const dir = tempDir('tm-push-verdict-drops-');
+  const { tokensFile, tokenFile } = writeTokens(dir);
+  const centralDb = join(dir, 'central.db');
+  let central: Central;
+  // 2,200 verdict rows: the first 2,000 (VERDICTS_PER_BATCH) go with the 1,100 calls, the other
+  // 200 with the capture's checkpoint.
+  const CALLS = 1_100;
+  let flows = '';
+  /** The checkpoint batch of a run that had room for everything. */
+  let roomyCheckpoint = '';
+
+  before(async () => {
+    flows = halfRefusedFlows(CALLS, dir);
+    central = await startCentral(centralDb, tokensFile);
+  });
+  after(async () => { if (central) await kill(central.child, 'SIGTERM'); });
+
+  const push = (db: string, url: string, extra: string[] = []) =>
+    runCli(['collect', 'hubble', '--db', db, '--node', 'node-a', '--push', url, '--token-file', tokenFile['node-a'], ...extra, flows]);
+  type Batch = { batch_id: string; calls: unknown[]; verdicts?: unknown[]; capture: Record<string, unknown> | null };
+  const spooled = (db: string) => {
+    const d = new Database(db, { readonly: true });
+    try {
+      return (d.prepare('SELECT bytes, body FROM push_outbox ORDER BY seq').all() as Array<{ bytes: number; body: string }>)
+        .map((r) => ({ bytes: r.bytes, batch: JSON.parse(r.body) as Batch }));
+    } finally {
+      d.close();
+    }
+  };
+
+  it('the calls go, the verdicts past --spool-max do not: the node\'s capture counts them, and so does the server\'s once it is reachable', async () => {
+    const dead = `http://127.0.0.1:${await deadPort()}`;
+    // How large the two batches are, from a run with room to spare.
+    const roomy = join(dir, 'roomy.db');
+    assert.equal(push(roomy, dead, ['--drain-timeout', '0']).code, 1);
+    const sizes = spooled(roomy);
+    assert.deepEqual(sizes.map((s) => [s.batch.calls.length, s.batch.verdicts?.length ?? 0, s.batch.capture !== null]), [[CALLS, 2_000, false], [0, 200, true]]);
+    roomyCheckpoint = JSON.stringify(sizes[1].batch);
+    // A bound the calls' batch fits under and the checkpoint with the other verdicts does not.
+    const spoolMax = (sizes[0].bytes + sizes[1].bytes / 2) / 1e6;
+
+    const spool = join(dir, 'spool.db');
+    const r1 = push(spool, dead, ['--spool-max', String(spoolMax), '--drain-timeout', '0']);
+    assert.equal(r1.code, 1, r1.stderr);
+    assert.match(r1.stderr, /push spool full: Hubble verdicts are left out of the capture's checkpoint/);
+    assert.deepEqual(spooled(spool).map((s) => [s.batch.calls.length, s.batch.verdicts?.length ?? 0, s.batch.capture?.spoolDroppedCalls, s.batch.capture?.spoolDroppedVerdicts]),
+      [[CALLS, 2_000, undefined, undefined], [0, 0, 0, 200]], 'every call is queued; the checkpoint goes without its verdicts and with their count');
+    assert.deepEqual([scalar(spool, 'SELECT spool_dropped_calls FROM captures'), scalar(spool, 'SELECT spool_dropped_verdicts FROM captures')], [0, 200]);
+    assert.match(ok(['captures', '--db', spool]), /\nSpool dropped Hubble verdicts \(calls Cilium refuses may be proposed as allowed\):\n {2}1: 200 verdicts\n/);
+
+    // The server is reachable: the next run sends what is queued (the file itself is not read again).
+    const r2 = push(spool, central.url);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(scalar(spool, 'SELECT count(*) FROM push_outbox'), 0);
+    // What the count warns of: every call arrived, 200 of their verdict rows did not.
+    assert.deepEqual([scalar(centralDb, 'SELECT count(*) FROM calls'), scalar(centralDb, 'SELECT count(*) FROM call_verdicts')], [CALLS, 2_000]);
+    const where = "FROM captures WHERE origin LIKE 'node-a/%'";
+    assert.deepEqual([scalar(centralDb, `SELECT spool_dropped_calls ${where}`), scalar(centralDb, `SELECT spool_dropped_verdicts ${where}`)], [0, 200]);
+    const id = scalar(centralDb, `SELECT id ${where}`);
+    assert.match(ok(['captures', '--db', centralDb]), new RegExp(`\\nSpool dropped Hubble verdicts \\(calls Cilium refuses may be proposed as allowed\\):\\n {2}${id}: 200 verdicts\\n`));
+    assert.equal((JSON.parse(ok(['captures', '--json', '--db', centralDb])) as Array<{ spoolDroppedVerdicts: number }>)[0].spoolDroppedVerdicts, 200);
+    const summary = await (await fetch(new URL('/api/summary', central.url))).json() as {
+      counts: { spool_dropped_calls: number | null; spool_dropped_verdicts: number | null };
+      captures: Array<{ node: string; spool_dropped_verdicts: number | null }>;
+    };
+    assert.deepEqual([summary.counts.spool_dropped_calls, summary.counts.spool_dropped_verdicts], [0, 200]);
+    assert.deepEqual(summary.captures.map((c) => [c.node, c.spool_dropped_verdicts]), [['node-a', 200]]);
+  });
+
+  it('a checkpoint from an older collector, without spoolDroppedVerdicts, is accepted and stored as unknown (NULL), not zero', async () => {
+    const old = JSON.parse(roomyCheckpoint) as Batch & { capture: Record<string, unknown> };
+    delete old.capture.spoolDroppedVerdicts;
+    delete old.verdicts;
+    const body = { ...old, batch_id: `${old.batch_id}-old`, capture: { ...old.capture, id: 999_001 } };
+    const res = await fetch(new URL('/api/v1/ingest', central.url), {
+      method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKENS['node-a']}` },
+    });
+    assert.equal(res.status, 200, await res.text());
+    const row = "FROM captures WHERE origin LIKE 'node-a/%/999001'";
+    assert.deepEqual([scalar(centralDb, `SELECT spool_dropped_calls ${row}`), scalar(centralDb, `SELECT spool_dropped_verdicts ${row}`)], [0, null]);
+    const summary = await (await fetch(new URL('/api/summary', central.url))).json() as { counts: { spool_dropped_verdicts: number | null } };
+    assert.equal(summary.counts.spool_dropped_verdicts, 200, 'the sum of the counts that are known');
   });
 });

@@ -27,6 +27,11 @@ function send(res: Response, body: unknown): void {
   res.json(body);
 }
 
+/** A loss count summed over captures; null when no capture records it (unknown, not zero). */
+function sumOrNull<T>(captures: readonly T[], pick: (c: T) => number | null): number | null {
+  return captures.some((c) => pick(c) !== null) ? captures.reduce((n, c) => n + (pick(c) ?? 0), 0) : null;
+}
+
 export function apiRouter(ctx: ApiContext): Router {
   const r = express.Router();
   const { db, analysis } = ctx;
@@ -73,14 +78,16 @@ export function apiRouter(ctx: ApiContext): Router {
       counts: {
         calls, call_rows: rows, nodes: g.nodes.length, edges: g.edges.length, namespaces: namespaces.length, captures: captures.length,
         // Kernel drops of live captures: the map may miss calls when this is above zero.
-        dropped: captures.some((c) => c.dropped !== null) ? captures.reduce((n, c) => n + (c.dropped ?? 0), 0) : null,
-        spool_dropped_calls: captures.some((c) => c.spoolDroppedCalls !== null) ? captures.reduce((n, c) => n + (c.spoolDroppedCalls ?? 0), 0) : null,
+        dropped: sumOrNull(captures, (c) => c.dropped),
+        spool_dropped_calls: sumOrNull(captures, (c) => c.spoolDroppedCalls),
+        // Without DROPPED verdicts the policies may allow calls Cilium refuses.
+        spool_dropped_verdicts: sumOrNull(captures, (c) => c.spoolDroppedVerdicts),
       },
       window: { first_seen: g.window.first_seen, last_seen: g.window.last_seen },
       namespaces,
       captures: captures.map((c) => ({
         id: c.id, source: c.source, name: c.name, node: c.node || null, packets: c.packets, malformed: c.malformed,
-        connections: c.connections, calls_written: c.callsWritten, dropped: c.dropped, spool_dropped_calls: c.spoolDroppedCalls, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
+        connections: c.connections, calls_written: c.callsWritten, dropped: c.dropped, spool_dropped_calls: c.spoolDroppedCalls, spool_dropped_verdicts: c.spoolDroppedVerdicts, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
       })),
       features: { readiness: analysis.checkReadiness !== null, policies: analysis.proposePolicies !== null, policy_formats: [...analysis.policyFormats] },
       min_window_ms: ctx.minWindowMs,

@@ -21,6 +21,8 @@ export interface CaptureSummary {
   dropped: number | null;
   /** Calls a pushing collector dropped because its spool was full; null when not pushed. */
   spool_dropped_calls: number | null;
+  /** Hubble verdict counts a pushing collector dropped because its spool was full; null when not pushed or unknown. */
+  spool_dropped_verdicts: number | null;
   status: string;
   started_at: string;
   finished_at: string | null;
@@ -28,8 +30,13 @@ export interface CaptureSummary {
 
 export interface Summary {
   /** dropped: the live captures' kernel drops summed, null when no capture was live;
-   *  spool_dropped_calls: calls pushing collectors dropped from a full spool, null when nothing was pushed. */
-  counts: { calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number; dropped: number | null; spool_dropped_calls: number | null };
+   *  spool_dropped_calls: calls pushing collectors dropped from a full spool, null when nothing was pushed;
+   *  spool_dropped_verdicts: Hubble verdict counts (one per call and verdict) they dropped, null when no
+   *  collector reported any count (the policies may allow calls Cilium refuses when above zero). */
+  counts: {
+    calls: number; call_rows: number; nodes: number; edges: number; namespaces: number; captures: number;
+    dropped: number | null; spool_dropped_calls: number | null; spool_dropped_verdicts: number | null;
+  };
   window: { first_seen: string | null; last_seen: string | null };
   namespaces: string[];
   captures: CaptureSummary[];

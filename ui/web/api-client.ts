@@ -57,12 +57,13 @@ const readinessSchema: z.ZodType<ReadinessReport> = z.object({
   namespaces: z.array(z.object({ namespace: z.string(), verdict: z.enum(VERDICTS), workloads: z.array(workloadReadiness) })),
 });
 const summarySchema: z.ZodType<Summary> = z.object({
-  counts: z.object({ calls: z.number(), call_rows: z.number(), nodes: z.number(), edges: z.number(), namespaces: z.number(), captures: z.number(), dropped: z.number().nullable(), spool_dropped_calls: z.number().nullable() }),
+  counts: z.object({ calls: z.number(), call_rows: z.number(), nodes: z.number(), edges: z.number(), namespaces: z.number(), captures: z.number(),
+    dropped: z.number().nullable(), spool_dropped_calls: z.number().nullable(), spool_dropped_verdicts: z.number().nullable() }),
   window: z.object({ first_seen: time.nullable(), last_seen: time.nullable() }),
   namespaces: z.array(z.string()),
   captures: z.array(z.object({
     id: z.number(), source: z.string(), name: z.string(), node: z.string().nullable(), packets: z.number(), malformed: z.number(), dropped: z.number().nullable(), spool_dropped_calls: z.number().nullable(),
-    connections: z.number(), calls_written: z.number(), status: z.string(), started_at: z.string(), finished_at: z.string().nullable(),
+    spool_dropped_verdicts: z.number().nullable(), connections: z.number(), calls_written: z.number(), status: z.string(), started_at: z.string(), finished_at: z.string().nullable(),
   })),
   features: z.object({ readiness: z.boolean(), policies: z.boolean(), policy_formats: z.array(z.string()) }),
   min_window_ms: z.number(),

@@ -99,14 +99,20 @@ async function loadSummary(): Promise<Summary | null> {
 /**
  * A live capture that dropped packets saw only part of the traffic, and a pushing collector whose
  * spool filled up dropped calls it had seen: what is missing is absent from the map, the
- * readiness verdicts and the policies, so this stays on every view.
+ * readiness verdicts and the policies, so this stays on every view. A collector that dropped
+ * Hubble verdicts leaves calls without their DROPPED counts: the policies may allow what Cilium
+ * refuses today, a wrong map rather than an incomplete one.
  */
 function renderDrops(s: Summary): void {
   const dropped = s.counts.dropped ?? 0;
   const spooled = s.counts.spool_dropped_calls ?? 0;
-  clear(dropsBanner).attr('hidden', dropped > 0 || spooled > 0 ? null : '');
+  const verdicts = s.counts.spool_dropped_verdicts ?? 0;
+  clear(dropsBanner).attr('hidden', dropped > 0 || spooled > 0 || verdicts > 0 ? null : '');
   const n = (x: number): string => x.toLocaleString('en');
   const where = (c: CaptureSummary): string => `${c.name}${c.node ? ` on ${c.node}` : ''}`;
+  /** "Dropped by: NAME on NODE: N calls; ...", from the captures `pick` counts above zero. */
+  const droppedBy = (pick: (c: CaptureSummary) => number | null, unit: string): string =>
+    `Dropped by: ${s.captures.filter((c) => (pick(c) ?? 0) > 0).map((c) => `${where(c)}: ${n(pick(c) ?? 0)} ${unit}`).join('; ')}.`;
   if (dropped > 0) {
     const lossy = s.captures.filter((c) => (c.dropped ?? 0) > 0);
     add(dropsBanner, 'strong', undefined, `Live capture dropped ${n(dropped)} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
@@ -114,10 +120,14 @@ function renderDrops(s: Summary): void {
     add(dropsBanner, 'span', 'drops-where', `Dropped by: ${lossy.map((c) => `${where(c)}: ${n(c.dropped ?? 0)} dropped, ${n(c.packets)} captured`).join('; ')}.`);
   }
   if (spooled > 0) {
-    const lossy = s.captures.filter((c) => (c.spool_dropped_calls ?? 0) > 0);
     add(dropsBanner, 'strong', undefined, `${dropped > 0 ? ' ' : ''}Collectors dropped ${n(spooled)} ${spooled === 1 ? 'call' : 'calls'} from a full push spool: this map may be incomplete.`);
     add(dropsBanner, 'span', undefined, ' The central server was unreachable for longer than their spool could hold; those calls are missing from the map, the readiness verdicts and the proposed policies. ');
-    add(dropsBanner, 'span', 'spool-drops-where', `Dropped by: ${lossy.map((c) => `${where(c)}: ${n(c.spool_dropped_calls ?? 0)} calls`).join('; ')}.`);
+    add(dropsBanner, 'span', 'spool-drops-where', droppedBy((c) => c.spool_dropped_calls, 'calls'));
+  }
+  if (verdicts > 0) {
+    add(dropsBanner, 'strong', undefined, `${dropped > 0 || spooled > 0 ? ' ' : ''}Collectors dropped ${n(verdicts)} Hubble ${verdicts === 1 ? 'verdict' : 'verdicts'} from a full push spool: calls Cilium refuses may be proposed as allowed.`);
+    add(dropsBanner, 'span', undefined, ' Calls whose DROPPED counts were lost look like allowed traffic to the proposed policies; check them against the cluster\'s Cilium policy before applying any. ');
+    add(dropsBanner, 'span', 'spool-verdict-drops-where', droppedBy((c) => c.spool_dropped_verdicts, 'verdicts'));
   }
 }
 

@@ -96,8 +96,8 @@ test('a checkpoint within the bound carries DNS names and a zero drop count', ()
   const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1e9 });
   sink.dnsNames([{ ip: '10.9.0.1', name: 'a.example', tsMs: 5 }]);
   sink.checkpoint(wireCaptureOf({ id, source: 'pcap', name: 'f.pcap', startedAt: new Date(0).toISOString(), stats, dropped: null, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
-  assert.deepEqual(batches(db).map((b) => [b.dns_names.length, b.capture?.spoolDroppedCalls]), [[1, 0]]);
-  assert.equal(db.prepare('SELECT spool_dropped_calls FROM captures WHERE id = ?').pluck().get(id), 0);
+  assert.deepEqual(batches(db).map((b) => [b.dns_names.length, b.capture?.spoolDroppedCalls, b.capture?.spoolDroppedVerdicts]), [[1, 0, 0]]);
+  assert.deepEqual(db.prepare('SELECT spool_dropped_calls, spool_dropped_verdicts FROM captures WHERE id = ?').raw().get(id), [0, 0]);
 });
 
 test('verdict counts ride with the calls they count, name the call by its key, and are cut at VERDICTS_PER_BATCH', () => {
@@ -116,7 +116,7 @@ test('verdict counts ride with the calls they count, name the call by its key, a
   assert.ok(got.every((b) => !('verdicts' in b) || b.verdicts!.length > 0), 'no empty verdict list');
 });
 
-test('a full spool counts the verdicts it drops; an overflow checkpoint carries none', () => {
+test('a full spool counts the verdicts it drops; an overflow checkpoint carries none, but counts them', () => {
   const db = openStore(join(tempDir(), 's.db'));
   const id = beginCapture(db, { source: 'hubble', name: 'f.json', node: 'n', fingerprint: null, sizeBytes: 0, nowIso: new Date(0).toISOString() });
   const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 1_200 });
@@ -128,4 +128,24 @@ test('a full spool counts the verdicts it drops; an overflow checkpoint carries 
   sink.checkpoint(wireCaptureOf({ id, source: 'hubble', name: 'f.json', startedAt: new Date(0).toISOString(), stats, dropped: null, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
   assert.deepEqual(batches(db).map((b) => [b.calls.length, b.verdicts?.length ?? 0, b.capture !== null]), [[0, 0, true]]);
   assert.deepEqual(sink.dropped, { batches: 1, rows: 20, dnsNames: 0, certificates: 0, verdicts: 25 });
+  // The 5 it left out itself are in its count: the calls they count may have gone out before,
+  // and a file's last checkpoint has no later one to tell the server.
+  const capture = batches(db)[0].capture!;
+  assert.deepEqual([capture.spoolDroppedCalls, capture.spoolDroppedVerdicts], [20, 25]);
+  assert.deepEqual(db.prepare('SELECT spool_dropped_calls, spool_dropped_verdicts FROM captures WHERE id = ?').raw().get(id), [20, 25], 'the local record says so too');
+});
+
+test('verdicts left out of an overflow checkpoint whose calls went out before are counted on it', () => {
+  const db = openStore(join(tempDir(), 's.db'));
+  const id = beginCapture(db, { source: 'hubble', name: 'f.json', node: 'n', fingerprint: null, sizeBytes: 0, nowIso: new Date(0).toISOString() });
+  const sink = new OutboxSink(db, { node: 'n', collector: collectorIdOf(db), isLocal: false, spoolMaxBytes: 2_500 });
+  const calls = Array.from({ length: 3 }, (_, i) => row(i));
+  sink.calls(calls);
+  // The verdicts of those calls arrive after them (a verdict-only remainder): past the bound.
+  sink.verdicts(calls.map((r) => ({ keyString: r.keyString, key: r.key, verdict: 'DROPPED', count: 1 })));
+  sink.checkpoint(wireCaptureOf({ id, source: 'hubble', name: 'f.json', startedAt: new Date(0).toISOString(), stats, dropped: null, end: { status: 'complete' }, nowIso: new Date(1).toISOString() }));
+  const got = batches(db);
+  assert.deepEqual(got.map((b) => [b.calls.length, b.verdicts?.length ?? 0, b.capture?.spoolDroppedCalls ?? null, b.capture?.spoolDroppedVerdicts ?? null]),
+    [[3, 0, null, null], [0, 0, 0, 3]], 'every call went, none of their verdicts, and the checkpoint says so');
+  assert.equal(db.prepare('SELECT spool_dropped_verdicts FROM captures WHERE id = ?').pluck().get(id), 3);
 });
