@@ -294,7 +294,7 @@ Examples:
         // it means (without their DROPPED counts, refused calls look allowed to the policies).
         const verdictLoss = rows.filter((c) => (c.spoolDroppedVerdicts ?? 0) > 0);
         if (verdictLoss.length > 0) {
-          io.stdout.write(`\nSpool dropped Hubble verdicts (calls Cilium refuses may be proposed as allowed):\n${verdictLoss.map((c) => `  ${c.id}: ${c.spoolDroppedVerdicts} verdicts\n`).join('')}`);
+          io.stdout.write(`\nSpool dropped Hubble verdicts (calls Cilium refuses may be proposed as allowed):\n${verdictLoss.map((c) => `  ${c.id}: ${c.spoolDroppedVerdicts} ${c.spoolDroppedVerdicts === 1 ? 'verdict' : 'verdicts'}\n`).join('')}`);
         }
         // Why each failed capture failed, one line each: too long for a column.
         const failed = rows.filter((c) => c.status === 'failed' && c.error !== null);

@@ -111,8 +111,8 @@ function renderDrops(s: Summary): void {
   const n = (x: number): string => x.toLocaleString('en');
   const where = (c: CaptureSummary): string => `${c.name}${c.node ? ` on ${c.node}` : ''}`;
   /** "Dropped by: NAME on NODE: N calls; ...", from the captures `pick` counts above zero. */
-  const droppedBy = (pick: (c: CaptureSummary) => number | null, unit: string): string =>
-    `Dropped by: ${s.captures.filter((c) => (pick(c) ?? 0) > 0).map((c) => `${where(c)}: ${n(pick(c) ?? 0)} ${unit}`).join('; ')}.`;
+  const droppedBy = (pick: (c: CaptureSummary) => number | null, one: string, many: string): string =>
+    `Dropped by: ${s.captures.filter((c) => (pick(c) ?? 0) > 0).map((c) => `${where(c)}: ${n(pick(c) ?? 0)} ${pick(c) === 1 ? one : many}`).join('; ')}.`;
   if (dropped > 0) {
     const lossy = s.captures.filter((c) => (c.dropped ?? 0) > 0);
     add(dropsBanner, 'strong', undefined, `Live capture dropped ${n(dropped)} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
@@ -122,12 +122,12 @@ function renderDrops(s: Summary): void {
   if (spooled > 0) {
     add(dropsBanner, 'strong', undefined, `${dropped > 0 ? ' ' : ''}Collectors dropped ${n(spooled)} ${spooled === 1 ? 'call' : 'calls'} from a full push spool: this map may be incomplete.`);
     add(dropsBanner, 'span', undefined, ' The central server was unreachable for longer than their spool could hold; those calls are missing from the map, the readiness verdicts and the proposed policies. ');
-    add(dropsBanner, 'span', 'spool-drops-where', droppedBy((c) => c.spool_dropped_calls, 'calls'));
+    add(dropsBanner, 'span', 'spool-drops-where', droppedBy((c) => c.spool_dropped_calls, 'call', 'calls'));
   }
   if (verdicts > 0) {
     add(dropsBanner, 'strong', undefined, `${dropped > 0 || spooled > 0 ? ' ' : ''}Collectors dropped ${n(verdicts)} Hubble ${verdicts === 1 ? 'verdict' : 'verdicts'} from a full push spool: calls Cilium refuses may be proposed as allowed.`);
     add(dropsBanner, 'span', undefined, ' Calls whose DROPPED counts were lost look like allowed traffic to the proposed policies; check them against the cluster\'s Cilium policy before applying any. ');
-    add(dropsBanner, 'span', 'spool-verdict-drops-where', droppedBy((c) => c.spool_dropped_verdicts, 'verdicts'));
+    add(dropsBanner, 'span', 'spool-verdict-drops-where', droppedBy((c) => c.spool_dropped_verdicts, 'verdict', 'verdicts'));
   }
 }
 
