@@ -7,6 +7,7 @@ import { linkerd } from './linkerd.js';
 import { POLICY_FORMATS, type GeneratorContext, type PolicyFormat, type PolicyGenerator, type PolicyFile, type PolicyOptions, type PolicySet } from './model.js';
 import { netpol } from './netpol.js';
 import { renderObject, streamHeader } from './render.js';
+import { YamlWriter } from './yaml-emit.js';
 
 export const GENERATORS: Record<PolicyFormat, PolicyGenerator> = { istio, netpol, cilium, linkerd };
 
@@ -28,10 +29,9 @@ function header(graph: Graph, opts: PolicyOptions, ns: string): string[] {
 export function generatePolicies(graph: Graph, ctx: GeneratorContext, opts: PolicyOptions): PolicySet {
   if (!POLICY_FORMATS.includes(opts.format)) throw new Error(`unknown policy format ${JSON.stringify(opts.format)}`);
   const out = GENERATORS[opts.format].generate(graph, ctx, opts);
-  // One namespace at a time: its objects are rendered once into its file, and a workload's YAML
-  // is a slice of that file (V8 shares a slice's characters with the file) rather than a second
-  // copy of the documents. Only one namespace's documents are alive at a time, so they die young
-  // instead of all of a format's 16-24 MB waiting for the joins (5,000 workloads,
+  // One namespace at a time: its objects are written once into its file (one writer, its buffer
+  // reused from file to file), and a workload's YAML is a slice of that file (V8 shares a slice's
+  // characters with the file) rather than a second copy of the documents (5,000 workloads,
   // docs/benchmarks.md "The analyzer suite").
   const byNs = new Map<string, number[]>();
   for (let i = 0; i < out.objects.length; i++) {
@@ -42,17 +42,18 @@ export function generatePolicies(graph: Graph, ctx: GeneratorContext, opts: Poli
   }
   const files: PolicyFile[] = [];
   const spans = new Map<string, Array<{ object: number; ns: string; file: string; start: number; end: number }>>();
+  const w = new YamlWriter();
   for (const ns of [...byNs.keys()].sort()) {
     const head = streamHeader(header(graph, opts, ns));
-    const docs = [head];
+    w.reset();
+    w.text(head);
     const ends: number[] = [];
-    let at = head.length;
     for (const i of byNs.get(ns)!) {
-      const doc = `---\n${renderObject(out.objects[i])}`;
-      docs.push(doc);
-      ends.push((at += doc.length));
+      w.text('---\n');
+      renderObject(w, out.objects[i]);
+      ends.push(w.length);
     }
-    const yaml = docs.join('');
+    const yaml = w.toString();
     files.push({ namespace: ns, filename: namespaceFilename(ns), yaml });
     byNs.get(ns)!.forEach((i, k) => {
       const w = out.objects[i].workload;

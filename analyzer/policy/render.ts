@@ -2,11 +2,11 @@
 // traffic-derived string is quoted and escaped as YAML requires and a comment stays one line.
 import type { ProposedObject } from './model.js';
 import { safeComment } from './shared.js';
-import { yamlDocument } from './yaml-emit.js';
+import { writeDocument, type YamlWriter } from './yaml-emit.js';
 
 /** One object as a YAML document (without the `---` separator), its comments above it. */
-export function renderObject(o: ProposedObject): string {
-  return yamlDocument(o.object, o.comments);
+export function renderObject(out: YamlWriter, o: ProposedObject): void {
+  writeDocument(out, o.object, o.comments);
 }
 
 /** The comment lines above a multi-document stream. */

@@ -108,11 +108,61 @@ function scalar(v: unknown): string {
 }
 
 /**
- * The document as it is written, appended to with `+=`: V8 links the pieces and copies them once
- * when the namespace's file is joined, where an array of pieces was grown and joined per document
- * as well (the bench store's 59,343 objects: 425 -> 260 ms CPU to render).
+ * Text as it is written: Latin-1 characters go as bytes into one buffer, reused from file to
+ * file and read out as one string per file, so no piece becomes a string of its own on the way.
+ * Appending strings with `+=` built a linked string per piece, flattened per document and copied
+ * again into the file: about a fifth of the analysis's allocation (docs/benchmarks.md, "The YAML
+ * writer"). A character beyond U+00FF (a label value in another script, U+FFFD in a comment)
+ * turns the rest of the file into string appends: rare, and still exact.
  */
-interface Text { s: string }
+export class YamlWriter {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private n = 0;
+  /** Everything written so far, once a character did not fit in a byte. */
+  private wide: string | null = null;
+
+  /** Characters written so far. */
+  get length(): number {
+    return this.wide === null ? this.n : this.wide.length;
+  }
+
+  text(s: string): void {
+    if (this.wide !== null) {
+      this.wide += s;
+      return;
+    }
+    const len = s.length;
+    if (this.n + len > this.buf.length) this.grow(len);
+    const b = this.buf;
+    let n = this.n;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        this.n = n;
+        this.wide = this.buf.toString('latin1', 0, n) + s.slice(i);
+        return;
+      }
+      b[n++] = c;
+    }
+    this.n = n;
+  }
+
+  /** The text written since the last reset, as one string. */
+  toString(): string {
+    return this.wide ?? this.buf.toString('latin1', 0, this.n);
+  }
+
+  reset(): void {
+    this.n = 0;
+    this.wide = null;
+  }
+
+  private grow(need: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.n + need));
+    this.buf.copy(bigger, 0, 0, this.n);
+    this.buf = bigger;
+  }
+}
 
 const INDENTS: string[] = [''];
 const indentOf = (depth: number): string => (INDENTS[depth] ??= '  '.repeat(depth));
@@ -122,31 +172,34 @@ const indentOf = (depth: number): string => (INDENTS[depth] ??= '  '.repeat(dept
  * line; a collection on the next lines at `depth`, or, as a sequence item, starting on the same
  * line after "- " (its first key or item continues it).
  */
-function writeValue(v: unknown, depth: number, isItem: boolean, out: Text): void {
+function writeValue(v: unknown, depth: number, isItem: boolean, out: YamlWriter): void {
   switch (kindOf(v)) {
-    case SCALAR: out.s += ` ${scalar(v)}\n`; return;
-    case EMPTY_MAP: out.s += ' {}\n'; return;
-    case EMPTY_SEQ: out.s += ' []\n'; return;
-    case MAP: out.s += isItem ? ' ' : '\n'; writeMap(v as PlainMap, depth, isItem, out); return;
-    case SEQ: out.s += isItem ? ' ' : '\n'; writeSeq(v as unknown[], depth, isItem, out); return;
+    case SCALAR: out.text(' '); out.text(scalar(v)); out.text('\n'); return;
+    case EMPTY_MAP: out.text(' {}\n'); return;
+    case EMPTY_SEQ: out.text(' []\n'); return;
+    case MAP: out.text(isItem ? ' ' : '\n'); writeMap(v as PlainMap, depth, isItem, out); return;
+    case SEQ: out.text(isItem ? ' ' : '\n'); writeSeq(v as unknown[], depth, isItem, out); return;
   }
 }
 
-function writeMap(m: PlainMap, depth: number, isInline: boolean, out: Text): void {
+function writeMap(m: PlainMap, depth: number, isInline: boolean, out: YamlWriter): void {
   const indent = indentOf(depth);
   let isFirst = isInline;
   for (const k in m) {
     if (!Object.hasOwn(m, k) || m[k] === undefined) continue;
-    out.s += isFirst ? `${yamlKey(k)}:` : `${indent}${yamlKey(k)}:`;
+    if (!isFirst) out.text(indent);
+    out.text(yamlKey(k));
+    out.text(':');
     writeValue(m[k], depth + 1, false, out);
     isFirst = false;
   }
 }
 
-function writeSeq(items: unknown[], depth: number, isInline: boolean, out: Text): void {
+function writeSeq(items: unknown[], depth: number, isInline: boolean, out: YamlWriter): void {
   const indent = indentOf(depth);
   for (let i = 0; i < items.length; i++) {
-    out.s += i > 0 || !isInline ? `${indent}-` : '-';
+    if (i > 0 || !isInline) out.text(indent);
+    out.text('-');
     writeValue(items[i], depth + 1, true, out);
   }
 }
@@ -158,19 +211,25 @@ const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
  * One YAML document (no `---`): the comment lines, a blank line, then the object. Each comment is
  * one line whatever it holds: line breaks and control characters become U+FFFD (safeComment).
  */
-export function yamlDocument(root: object, comments: readonly string[] = []): string {
-  const out: Text = { s: '' };
+export function writeDocument(out: YamlWriter, root: object, comments: readonly string[] = []): void {
   for (const c of comments) {
     const line = PRINTABLE_ASCII.test(c) ? c : safeComment(c);
-    out.s += line === '' ? '#\n' : `# ${line}\n`;
+    if (line === '') out.text('#\n');
+    else { out.text('# '); out.text(line); out.text('\n'); }
   }
-  if (comments.length > 0) out.s += '\n';
+  if (comments.length > 0) out.text('\n');
   switch (kindOf(root)) {
     case MAP: writeMap(root as PlainMap, 0, false, out); break;
     case SEQ: writeSeq(root as unknown[], 0, false, out); break;
-    case EMPTY_MAP: out.s += '{}\n'; break;
-    case EMPTY_SEQ: out.s += '[]\n'; break;
-    case SCALAR: out.s += `${scalar(root)}\n`; break;
+    case EMPTY_MAP: out.text('{}\n'); break;
+    case EMPTY_SEQ: out.text('[]\n'); break;
+    case SCALAR: out.text(scalar(root)); out.text('\n'); break;
   }
-  return out.s;
+}
+
+/** writeDocument's text as a string. */
+export function yamlDocument(root: object, comments: readonly string[] = []): string {
+  const out = new YamlWriter();
+  writeDocument(out, root, comments);
+  return out.toString();
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Document, parse, parseAllDocuments } from 'yaml';
-import { isPlainSafe, yamlDocument, yamlString } from '../../../analyzer/policy/yaml-emit.js';
+import { isPlainSafe, yamlDocument, yamlString, YamlWriter } from '../../../analyzer/policy/yaml-emit.js';
 
 /** Parsed as a YAML 1.2 and as a YAML 1.1 document; a parse error fails the test. */
 function both(text: string): [unknown, unknown] {
@@ -115,5 +115,32 @@ describe('yaml-emit: documents', () => {
     assert.throws(() => yamlDocument({ a: new Date(0) }), TypeError);
     assert.throws(() => yamlDocument({ a: 1n }), TypeError);
     assert.throws(() => yamlDocument({ ['k'.repeat(1025)]: 1 }), RangeError);
+  });
+});
+
+describe('yaml-emit: the writer', () => {
+  it('keeps every character and its offsets: Latin-1 as bytes, the rest of a file as a string after the first wider one', () => {
+    const w = new YamlWriter();
+    const lengths: number[] = [];
+    for (const piece of ['abc', '\u00e9\u00ff', '', '\u65e5\u672c', 'x', '\ud83d\ude00', '\u00e9']) {
+      w.text(piece);
+      lengths.push(w.length);
+    }
+    assert.equal(w.toString(), 'abc\u00e9\u00ff\u65e5\u672cx\ud83d\ude00\u00e9');
+    assert.deepEqual(lengths, [3, 5, 5, 7, 8, 10, 11]);
+    // The next file starts over in bytes, in the same buffer.
+    w.reset();
+    w.text('---\n');
+    assert.equal(w.toString(), '---\n');
+    assert.equal(w.length, 4);
+  });
+
+  it('grows past its first buffer without losing what it holds', () => {
+    const w = new YamlWriter();
+    const big = Array.from({ length: 5000 }, (_, i) => `line ${i}: ${'\u00e0'.repeat(i % 40)}\n`).join('');
+    w.text('head\n');
+    w.text(big);
+    w.text(big);
+    assert.equal(w.toString(), `head\n${big}${big}`);
   });
 });
