@@ -45,9 +45,6 @@ export const LINKERD_ALPN = 'transport.l5d.io/v1';
 /** linkerd2-proxy dials with SNI = the server's identity, NAME.NS.serviceaccount.identity.linkerd.TRUST_DOMAIN. */
 const LINKERD_SNI = '.serviceaccount.identity.linkerd.';
 
-/** The reasons of reason() that mean mutual TLS; every other one means one-way TLS. */
-const MTLS_REASONS = new Set(['tls1.2 client certificate', 'istio mtls alpn', 'istio mtls sni', 'linkerd mtls alpn', 'linkerd mtls sni']);
-
 /** One direction's record layer. */
 class TlsDirection {
   readonly hdr = new Uint8Array(5);
@@ -285,16 +282,18 @@ export class TlsAnalyzer {
     this.isDone = true;
   }
 
-  /** The security verdict, in the order of docs/inspection.md's table. */
+  /** The security verdict, in the order of docs/inspection.md's table: its mTLS rows come first. */
   verdict(): ConnectionVerdict {
     const alpn = this.selectedAlpn !== '' ? this.selectedAlpn : this.offeredAlpn.join(',');
-    const reason = this.reason();
-    return { protocol: 'tls', security: MTLS_REASONS.has(reason) ? 'mtls' : 'tls', securityReason: reason, sni: this.sni, alpn };
+    const isTls12 = this.sawServerHello && this.version !== 0 && this.version <= 0x0303;
+    const mtls = this.mtlsReason(isTls12);
+    return mtls !== null
+      ? { protocol: 'tls', security: 'mtls', securityReason: mtls, sni: this.sni, alpn }
+      : { protocol: 'tls', security: 'tls', securityReason: this.tlsReason(isTls12), sni: this.sni, alpn };
   }
 
-  /** Why the verdict is what it is: the first matching row of docs/inspection.md's table. */
-  private reason(): string {
-    const isTls12 = this.sawServerHello && this.version !== 0 && this.version <= 0x0303;
+  /** The first of the table's mutual-TLS rows that matches, or null. */
+  private mtlsReason(isTls12: boolean): string | null {
     if (isTls12 && this.clientCerts > 0) return 'tls1.2 client certificate';
     for (const id of this.offeredAlpn) {
       if (ISTIO_ALPN.includes(id)) return 'istio mtls alpn';
@@ -302,6 +301,11 @@ export class TlsAnalyzer {
     if (ISTIO_SNI.test(this.sni)) return 'istio mtls sni';
     if (this.offeredAlpn.includes(LINKERD_ALPN)) return 'linkerd mtls alpn';
     if (this.sni.includes(LINKERD_SNI)) return 'linkerd mtls sni';
+    return null;
+  }
+
+  /** Why a connection that matched no mutual-TLS row is one-way TLS: the first row that matches. */
+  private tlsReason(isTls12: boolean): string {
     if (isTls12) {
       return this.certRequested
         ? this.clientCerts === 0
