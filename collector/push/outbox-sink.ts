@@ -18,7 +18,7 @@ import type { DnsAnswer } from '../store/inventory.js';
 import { OutboxWriter, recordSpoolDrops, removeBatch } from '../store/outbox.js';
 import type { VerdictRow } from '../store/telemetry.js';
 import {
-  CERTIFICATES_PER_BATCH, DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, VERDICTS_PER_BATCH, wireCallKeyOf,
+  CERTIFICATES_PER_BATCH, DNS_NAMES_PER_BATCH, ROWS_PER_BATCH, VERDICTS_PER_BATCH, wireCallKeyOf, wireCertificateOf,
   type IngestBatch, type WireCall, type WireCapture, type WireCertificate, type WireDnsName, type WireVerdict,
 } from './wire.js';
 
@@ -91,14 +91,7 @@ export class OutboxSink {
 
   /** Certificate sightings ride with the next batch too (the certificate inventory). */
   certificates(rows: readonly CertificateSighting[]): void {
-    for (const r of rows) {
-      const c = r.cert;
-      this.certs.push({
-        fingerprint: c.fingerprint, subject: c.subject, issuer: c.issuer, uris: c.uris, dnsNames: c.dnsNames, serialHex: c.serialHex,
-        notBeforeMs: Math.floor(c.notBeforeMs), notAfterMs: Math.floor(c.notAfterMs), role: r.role, ip: r.ip, count: r.count,
-        firstSeenMs: Math.floor(r.firstSeenMs), lastSeenMs: Math.ceil(r.lastSeenMs),
-      });
-    }
+    for (const r of rows) this.certs.push(wireCertificateOf(r));
   }
 
   /**

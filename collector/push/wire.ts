@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { MAX_HOST, MAX_PATH } from '../inspect/text.js';
 import { CALL_SOURCES, CAPTURE_STATUSES, DIRECTIONS, PROTOCOLS, SECURITIES, TRANSPORTS, type CallKey } from '../model.js';
+import type { CertificateSighting } from '../store/certificates.js';
 import { VERDICT_NAME } from '../store/telemetry.js';
 
 /** Rows a collector puts in one batch: ~400 bytes of JSON each, so ~1 MB, far below the body limit. */
@@ -185,5 +186,23 @@ export function wireCallKeyOf(k: CallKey): WireCallKey {
     bucketMs: k.bucketMs, source: k.source, srcIp: k.srcIp, dstIp: k.dstIp, serviceIp: k.serviceIp, dstPort: k.dstPort,
     transport: k.transport, protocol: k.protocol, method: k.method, path: k.path, host: k.host, sni: k.sni, alpn: k.alpn,
     security: k.security, securityReason: k.securityReason, direction: k.direction,
+  };
+}
+
+/** A certificate sighting as the wire carries it (times in whole milliseconds): the collector's side of certificateSightingOf. */
+export function wireCertificateOf(r: CertificateSighting): WireCertificate {
+  const c = r.cert;
+  return {
+    fingerprint: c.fingerprint, subject: c.subject, issuer: c.issuer, uris: c.uris, dnsNames: c.dnsNames, serialHex: c.serialHex,
+    notBeforeMs: Math.floor(c.notBeforeMs), notAfterMs: Math.floor(c.notAfterMs), role: r.role, ip: r.ip, count: r.count,
+    firstSeenMs: Math.floor(r.firstSeenMs), lastSeenMs: Math.ceil(r.lastSeenMs),
+  };
+}
+
+/** The sighting a wire certificate names: what the server records. */
+export function certificateSightingOf(c: WireCertificate): CertificateSighting {
+  return {
+    cert: { fingerprint: c.fingerprint, subject: c.subject, issuer: c.issuer, uris: c.uris, dnsNames: c.dnsNames, serialHex: c.serialHex, notBeforeMs: c.notBeforeMs, notAfterMs: c.notAfterMs },
+    role: c.role, ip: c.ip, count: c.count, firstSeenMs: c.firstSeenMs, lastSeenMs: c.lastSeenMs,
   };
 }

@@ -3,7 +3,7 @@
 // nothing (verdict counts are added up, so a second apply would double them). Calls and verdicts
 // take the node the batch's token speaks for, never one the batch names per row.
 import { AggRow, keyString } from '../aggregate.js';
-import { callKeyOf, type IngestBatch, type IngestReply, type WireCapture } from '../push/wire.js';
+import { callKeyOf, certificateSightingOf, type IngestBatch, type IngestReply, type WireCapture } from '../push/wire.js';
 import { CallWriter } from './calls.js';
 import { recordCertificates } from './certificates.js';
 import type { Db } from './db.js';
@@ -61,10 +61,7 @@ export class BatchApplier {
       this.writer.write(rows);
       const names = b.dns_names.length > 0 ? recordDnsAnswers(this.db, b.dns_names) : 0;
       const certificates = b.certificates !== undefined && b.certificates.length > 0
-        ? recordCertificates(this.db, b.certificates.map((c) => ({
-          cert: { fingerprint: c.fingerprint, subject: c.subject, issuer: c.issuer, uris: c.uris, dnsNames: c.dnsNames, serialHex: c.serialHex, notBeforeMs: c.notBeforeMs, notAfterMs: c.notAfterMs },
-          role: c.role, ip: c.ip, count: c.count, firstSeenMs: c.firstSeenMs, lastSeenMs: c.lastSeenMs,
-        })))
+        ? recordCertificates(this.db, b.certificates.map(certificateSightingOf))
         : 0;
       // Under the key hash of the server's own call row (the token's node), as the collector filed them.
       const verdicts = (b.verdicts ?? []).map((v) => ({ keyString: keyString(callKeyOf(node, v)), verdict: v.verdict, count: v.count }));
