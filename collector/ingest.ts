@@ -274,7 +274,6 @@ function fingerprintFile(path: string): FileFingerprint | null {
   }
 }
 
-
 /**
  * A hash computed beside the ingest, checked against what the ingest read: a file that grew or
  * shrank in between (still being written) would be recorded under a sha256 of other bytes.
