@@ -417,10 +417,13 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   const fp = isStdin ? null : fingerprintFile(input);
   const isGzip = fp?.isGzip ?? false;
   // A compressed file's identity is its decompressed bytes: known once read, as for stdin.
+  // The hash the duplicate check took, if it took one: the ingest then does not hash the file again.
+  let checked: FileHash | null = null;
   if (fp !== null && !opts.force && !isGzip) {
     const candidates = findCompleteByFingerprint(db, fp.fingerprint);
     if (candidates.length > 0) {
-      const sha = (await hashFile(input)).sha256;
+      checked = await hashFile(input);
+      const sha = checked.sha256;
       const same = candidates.find((c) => c.sha256 === sha);
       if (same) return { status: 'duplicate', name: input, sha256: sha, previousId: same.id };
     }
@@ -443,8 +446,10 @@ export async function ingestCapture(db: Db, input: string, stdin: Readable | nul
   });
   const tx = new IngestTransaction(db);
   const { agg, side, tracker, push, pipe } = buildPipeline(db, opts, () => {});
-  // A regular file's hash may come from beside (opts.hashBeside); anything else is hashed here.
-  const beside = opts.hashBeside !== undefined && fp !== null && !isGzip ? opts.hashBeside(input) : null;
+  // A regular file's hash may come from the duplicate check or from beside (opts.hashBeside); anything
+  // else is hashed here. Either way the bytes hashed must be the bytes decoded (besideHash).
+  const beside = checked !== null ? Promise.resolve(checked)
+    : opts.hashBeside !== undefined && fp !== null && !isGzip ? opts.hashBeside(input) : null;
   // Settled either way, so a failed read here does not leave the hash's rejection unhandled.
   beside?.catch(() => {});
   const hash = beside === null ? createHash('sha256') : null;

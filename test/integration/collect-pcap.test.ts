@@ -178,6 +178,39 @@ test('a file that changes while it is ingested (still being written) is an input
   }
 });
 
+test('a file with the fingerprint of a recorded capture but other bytes is ingested, hashed once by the duplicate check', async () => {
+  // The fingerprint reads the size, the first and the last 64 KiB: a byte changed in the middle
+  // keeps it. The duplicate check must then hash the file in full, and the ingest uses that hash
+  // instead of reading the file a third time beside the decoder.
+  const dir = tempDir();
+  const first = join(dir, 'first.pcap');
+  synthCapture({ out: first, sizeBytes: 512 * 1024, format: 'pcap', link: 'ether', seed: 5 });
+  const bytes = readFileSync(first);
+  const second = join(dir, 'second.pcap');
+  const changed = Buffer.from(bytes);
+  changed[changed.length >> 1] ^= 0xff;
+  writeFileSync(second, changed);
+  const db = openStore(join(dir, 'a.db'));
+  try {
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    const one = await ingestCapture(db, first, null, { node: '', force: false, hashBeside: hashFile });
+    assert.equal(one.status === 'complete' ? one.sha256 : one.status, sha(bytes));
+    let besideCalls = 0;
+    const two = await ingestCapture(db, second, null, {
+      node: '', force: false,
+      hashBeside: (input) => { besideCalls++; return hashFile(input); },
+    });
+    assert.equal(two.status === 'complete' ? two.sha256 : two.status, sha(changed));
+    assert.equal(besideCalls, 0, 'the duplicate check\'s hash is reused');
+    assert.deepEqual(db.prepare('SELECT sha256, status FROM captures ORDER BY id').raw().all(), [[sha(bytes), 'complete'], [sha(changed), 'complete']]);
+    // A third ingest of the second file is found by that hash.
+    const three = await ingestCapture(db, second, null, { node: '', force: false, hashBeside: hashFile });
+    assert.equal(three.status, 'duplicate');
+  } finally {
+    db.close();
+  }
+});
+
 test('a gzip-compressed capture (tcpdump -z gzip) is read as the capture itself, and recorded once whether compressed, plain or piped', () => {
   const dir = tempDir();
   const plain = FIX + 'tls12-mutual-auth-certrequest.pcap';
