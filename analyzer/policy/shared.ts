@@ -179,8 +179,14 @@ function toOp(c: EdgeCall, g: Granularity): Op | string {
   return { port, transport: c.transport, method: c.method, path: c.path };
 }
 
-/** Drops operations a wider one already allows (a port-only op covers its method/path ops). */
+/**
+ * Drops operations a wider one already allows (a port-only op covers its method/path ops). An op
+ * without a port (granularity `workload`) covers every other: a DNS server's caller at that
+ * granularity, merged with the DNS ports every client gets, must stay allowed on any port.
+ */
 function minimal(ops: readonly Op[]): Op[] {
+  const any = ops.find((o) => o.port === null);
+  if (any !== undefined) return [any];
   const keys = new Set(ops.map(opKey));
   const covered = (o: Op) =>
     (o.method !== null && keys.has(opKey({ ...o, method: null, path: null })))

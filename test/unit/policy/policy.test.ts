@@ -11,6 +11,7 @@ import { asStream, generatePolicies, GENERATORS, GRANULARITIES, POLICY_FORMATS, 
 import { istioPath } from '../../../analyzer/policy/istio.js';
 import { pathRegex, safeComment } from '../../../analyzer/policy/shared.js';
 import { allowAllViolations } from './allow-all.js';
+import { evaluate, type Peer as MatchPeer, type Request as MatchRequest } from './match.js';
 import { call, edge, other, shopContext, shopGraph, workload } from './fixture-graph.js';
 import { parseStream, validateObject } from './validate.js';
 
@@ -202,6 +203,25 @@ describe('generated objects', () => {
     assert.ok(kube.some((o) => o.metadata.name === 'default-deny'));
     const noDns = generatePolicies(shopGraph(), { ...shopContext, dns: [] }, { ...base, format: 'netpol' });
     assert.ok(noDns.blockers.some((b) => /DNS pods are unknown/.test(b.reason)));
+  });
+
+  it('NetworkPolicy and Cilium: a DNS server\'s caller on another port stays allowed at every granularity', () => {
+    // Every workload gets the DNS ports on the DNS servers; at `workload` granularity an observed
+    // caller's "any port" must not be narrowed to them when the two are merged.
+    const g = shopGraph();
+    g.edges.push(edge('monitoring/prometheus', 'kube-system/coredns', [call(9153, 'http', 'plaintext', 'GET', '/metrics')]));
+    const pod = (id: string): MatchPeer => {
+      const n = g.nodes.find((x) => x.id === id)!;
+      return { kind: 'pod', namespace: n.namespace, labels: n.labels, serviceAccount: n.service_account, ip: '10.244.0.9', isMeshed: false };
+    };
+    const scrape: MatchRequest = { source: pod('monitoring/prometheus'), destination: pod('kube-system/coredns'), port: 9153, transport: 'tcp', method: 'GET', path: '/metrics', isMtls: false };
+    for (const format of ['netpol', 'cilium'] as const) {
+      for (const granularity of GRANULARITIES) {
+        const set = generatePolicies(g, shopContext, { ...base, format, granularity });
+        const ev = evaluate(format, set.files.flatMap((f) => objectsOf(f.yaml)), scrape);
+        assert.deepEqual(ev, { ingress: 'rule', egress: 'rule' }, `${format} --granularity ${granularity}`);
+      }
+    }
   });
 });
 
