@@ -112,7 +112,8 @@ function toBlockers(m: Map<BlockerKind, Tally>, isWarning: boolean): Blocker[] {
     .sort((a, b) => a.kind.localeCompare(b.kind));
 }
 
-const fmtDuration = (ms: number): string =>
+/** A duration for people: `9.6 s`, `30 min`, `7 d`. */
+export const fmtDuration = (ms: number): string =>
   ms >= 864e5 ? `${+(ms / 864e5).toFixed(1)} d` : ms >= 36e5 ? `${+(ms / 36e5).toFixed(1)} h` : ms >= 6e4 ? `${+(ms / 6e4).toFixed(1)} min` : `${+(ms / 1e3).toFixed(1)} s`;
 
 /**

@@ -5,7 +5,7 @@ import type { Command } from '../../collector/cli/command.js';
 import { openDb, timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, parseFlags, printable, table, UsageError } from '../../collector/cli/support.js';
 import type { Blocker, ReadinessReport } from '../model.js';
-import { checkReadiness } from '../readiness.js';
+import { checkReadiness, fmtDuration } from '../readiness.js';
 import { namespaceFlag } from './graph.js';
 
 /** A duration: 90s, 30m, 24h, 7d, 2w. */
@@ -82,6 +82,10 @@ unreadable store.
   },
 };
 
+/** The short-window blocker (the same on every workload it is on), if any. */
+const shortWindow = (r: ReadinessReport): Blocker | undefined =>
+  r.namespaces.flatMap((ns) => ns.workloads).flatMap((w) => w.blockers).find((b) => b.kind === 'short-window');
+
 const summary = (bs: Blocker[] | undefined): string =>
   (bs ?? []).map((b) => (b.count > 0 && b.kind !== 'short-window' ? `${b.kind} (${b.count})` : b.kind)).join(', ');
 
@@ -94,7 +98,7 @@ export function readinessTable(r: ReadinessReport): string {
     .filter((b) => b.kind !== 'short-window')
     .map((b) => `  ${ns.namespace}/${printable(w.name)} ${b.kind}: ${printable(b.detail)}`)));
   if (details.length > 0) out += `\nBlockers:\n${details.join('\n')}\n`;
-  const short = r.namespaces.flatMap((ns) => ns.workloads).flatMap((w) => w.blockers).find((b) => b.kind === 'short-window');
+  const short = shortWindow(r);
   if (short) out += `\nshort-window: ${short.detail}\n`;
   return out + `\nOverall: ${r.verdict}\n`;
 }
@@ -115,7 +119,7 @@ const ICON: Record<ReadinessReport['verdict'], string> = { ready: '✅', blocked
 export function readinessMarkdown(r: ReadinessReport): string {
   const lines = [`### Strict mTLS readiness: ${ICON[r.verdict]} ${r.verdict}`, ''];
   if (r.window) {
-    lines.push(`Observed ${mdEscape(r.window.first_seen ?? 'nothing')} → ${mdEscape(r.window.last_seen ?? 'nothing')}; minimum window ${Math.round(r.window.min_window_ms / 36e5)} h.`, '');
+    lines.push(`Observed ${mdEscape(r.window.first_seen ?? 'nothing')} → ${mdEscape(r.window.last_seen ?? 'nothing')}; minimum window ${fmtDuration(r.window.min_window_ms)}.`, '');
   }
   lines.push('| Namespace | Workload | Verdict | Blockers | Warnings | Calls |', '|---|---|---|---|---|---:|');
   for (const ns of r.namespaces) {
@@ -135,5 +139,8 @@ export function readinessMarkdown(r: ReadinessReport): string {
     }
     lines.push('</details>');
   }
+  // The table only says `short-window`: the comment's reader needs how much was seen and needed.
+  const short = shortWindow(r);
+  if (short) lines.push('', `\`short-window\`: ${mdEscape(short.detail)}`);
   return lines.join('\n') + '\n';
 }

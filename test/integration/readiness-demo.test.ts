@@ -196,6 +196,12 @@ describe('trustmap readiness on the demo recording', () => {
     assert.ok(rows.length >= 12);
     for (const row of rows) assert.equal(row.replace(/\\\|/g, '').split('|').length, 8, row);
     assert.match(md.stdout, /\*\*shop\/catalog\*\*/);
+    // The minimum window as asked for (was rounded to hours: "0 h"), and why short-window blocks.
+    assert.match(md.stdout, /; minimum window 1 s\.\n/);
+    assert.doesNotMatch(md.stdout, /short-window/);
+    const week = readiness('--format', 'markdown');
+    assert.match(week.stdout, /; minimum window 7 d\.\n/);
+    assert.match(week.stdout, /\n`short-window`: \d+(\.\d)? s of traffic observed; at least 7 d is needed to catch daily and weekly jobs\.\n$/);
   });
 
   it('markdown escapes traffic-derived text: no raw <, |, or link syntax from names', () => {
