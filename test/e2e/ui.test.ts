@@ -692,3 +692,26 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
     }
   });
 });
+
+describe('the side panel at every level of the map, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+  const fx = demoInChromium();
+
+  it('a service or a namespace clicked on the map opens its own callers and calls, not a workload\'s or an error', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      for (const [level, id, kind] of [['service', 'shop/cart', 'service'], ['service', 'kube-system/kube-dns', 'service'], ['namespace', 'shop', 'namespace']] as const) {
+        const g = await apiJson<{ edges: Array<{ source: string; target: string }> }>(fx.demo!.url, `/api/graph?level=${level}`);
+        const callers = [...new Set(g.edges.filter((e) => e.target === id).map((e) => e.source))].sort();
+        assert.ok(callers.length > 0, `${id} has callers at the ${level} level`);
+        await ready(page, `${fx.demo!.url}?level=${level}`);
+        await page.locator(`svg.map g.node[data-id="${id}"]`).click();
+        const panel = page.locator('aside.panel');
+        await panel.locator('.panel-title', { hasText: id }).waitFor();
+        await panel.locator('table.inbound').waitFor();
+        const shown = await panel.locator('.facts dd').first().textContent() ?? '';
+        assert.ok(shown === kind || shown.startsWith(`${kind} (`), `${level} ${id}: kind ${shown}`);
+        assert.deepEqual([...new Set(await panel.locator('table.inbound a.peer').allTextContents())].sort(), callers, `${level} ${id}`);
+      }
+      assert.deepEqual(problems, []);
+    });
+  });
+});

@@ -147,6 +147,11 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
     const node = await json<{ node: { kind: string }; callees: unknown[] }>(`/api/node?id=${encodeURIComponent('node:tm-node-1')}`);
     assert.equal(node.node.kind, 'node');
     assert.ok(node.callees.length > 5);
+    // A namespace or service of the map is found at its level (the workload graph has no node "shop").
+    const ns = await json<{ node: { kind: string }; callers: unknown[] }>('/api/node?id=shop&level=namespace');
+    assert.equal(ns.node.kind, 'namespace');
+    assert.ok(ns.callers.length > 0);
+    await problem(await get('/api/node?id=shop'), 404);
     await problem(await get('/api/workloads/shop/no-such-thing'), 404);
   });
 
@@ -222,6 +227,7 @@ describe('trustmap serve: the API on loopback', { timeout: 120_000 }, () => {
       ['/api/node?id=', /query\.id/],
       ['/api/node', /query\.id/],
       ['/api/node?id=shop%2Ffrontend&readiness=perhaps', /query\.readiness/],
+      ['/api/node?id=shop&level=cluster', /query\.level/],
       ['/api/workloads/Shop/frontend', /path\.namespace/],
       ['/api/workloads/shop/x%3Cscript%3E', /path\.name/],
       ['/api/policies/istio?workload=no-slash', /query\.workload/],

@@ -74,7 +74,8 @@ export const nodeId = z.string().min(1).max(320).regex(/^[\x21-\x7e]+$/, 'not a 
  */
 const withReadiness = { readiness: bool.default(true) };
 
-export const nodeQuery = z.strictObject({ ...window, ...withReadiness, id: nodeId }).superRefine(checkWindow);
+/** The map's level: a service or namespace node is looked up in that level's graph, not the workloads'. */
+export const nodeQuery = z.strictObject({ ...window, ...withReadiness, id: nodeId, level: z.enum(LEVELS).default('workload') }).superRefine(checkWindow);
 export const workloadQuery = z.strictObject({ ...window, ...withReadiness }).superRefine(checkWindow);
 
 export const readinessQuery = z

@@ -3,7 +3,7 @@
 // store changes under a running server as collectors write); the analyzer's answers are reused
 // only until the store changes (memo.ts).
 import express, { type Request, type Response, type Router } from 'express';
-import type { Graph, GraphQuery } from '../../analyzer/model.js';
+import type { Graph, GraphQuery, Level } from '../../analyzer/model.js';
 import { iterateCalls, listCalls } from '../../collector/store/calls.js';
 import { listCaptures } from '../../collector/store/captures.js';
 import type { Db } from '../../collector/store/db.js';
@@ -107,8 +107,8 @@ export function apiRouter(ctx: ApiContext): Router {
     res.type('json').send(body);
   });
 
-  const details = (res: Response, id: string, q: { since?: number; until?: number; readiness: boolean }) => {
-    const g = workloadGraph(q.since, q.until);
+  const details = (res: Response, id: string, q: { since?: number; until?: number; readiness: boolean; level?: Level }) => {
+    const g = graph({ level: q.level ?? 'workload', sinceMs: q.since, untilMs: q.until });
     const n = neighbourhood(g, id);
     if (n === null) throw new HttpProblem(404, `no node ${JSON.stringify(id)} in the graph for this window`);
     let verdict: NodeDetails['namespace_readiness'] = null;

@@ -2,7 +2,7 @@
 // it reaches the DOM. Failures become one ApiError the page can explain (unreachable, signed out,
 // refused, not available yet, or an answer it does not understand).
 import { z } from 'zod';
-import { BLOCKER_KINDS, LEVELS, NODE_KINDS, VERDICTS, type Graph, type ReadinessReport } from '../../analyzer/model.js';
+import { BLOCKER_KINDS, LEVELS, NODE_KINDS, VERDICTS, type Graph, type Level, type ReadinessReport } from '../../analyzer/model.js';
 import { CALL_SOURCES, PROTOCOLS, SECURITIES } from '../../collector/model.js';
 import { POLICY_KINDS, SIM_VERDICTS } from '../../analyzer/simulate/model.js';
 import type { NodeDetails, SimulatedFormat, Summary, WorkloadDenied, WorkloadPolicy } from '../api/types.js';
@@ -136,9 +136,11 @@ function withWorkload(q: URLSearchParams, workload: string): URLSearchParams {
 export const api = {
   summary: (signal?: AbortSignal) => get('/api/summary', summarySchema, signal),
   graph: (q: URLSearchParams, signal?: AbortSignal) => get(`/api/graph?${q}`, graphSchema, signal),
-  node: (id: string, q: URLSearchParams, signal?: AbortSignal) => {
+  /** Any node of the map at its level: a service or a namespace is found in that level's graph. */
+  node: (id: string, level: Level, q: URLSearchParams, signal?: AbortSignal) => {
     const p = new URLSearchParams(q);
     p.set('id', id);
+    p.set('level', level);
     // The panel asks /api/readiness for the verdict itself, so the calls need not wait for it.
     p.set('readiness', 'false');
     return get(`/api/node?${p}`, detailsSchema, signal);

@@ -202,7 +202,7 @@ async function renderSidePanel(s: Summary): Promise<void> {
   }
   main.classed('with-panel', true);
   const ctl = (panelAbort = new AbortController());
-  await renderPanel(panel, state.node, windowQuery(state), s, {
+  await renderPanel(panel, state.node, state.level, windowQuery(state), s, {
     close: () => setState({ node: null }),
     focus: (id) => { void focusOn(id); },
   }, ctl.signal);

@@ -1,6 +1,6 @@
 // The side panel for one node: who it is, its readiness verdict and blockers, the calls into and
 // out of it, and (for workloads) its proposed policy in every format with copy and download.
-import type { EdgeCall, GraphNode, WorkloadReadiness } from '../../analyzer/model.js';
+import type { EdgeCall, GraphNode, Level, WorkloadReadiness } from '../../analyzer/model.js';
 import type { NodeDetails, PeerCalls, SimulatedFormat, Summary, WorkloadDenied } from '../api/types.js';
 import { SIMULATED_FORMATS } from '../api/types.js';
 import { api, ApiError } from './api-client.js';
@@ -51,7 +51,7 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
   table(parent, `calls ${cls}`, [peerHeading, 'request', 'port', 'calls', 'security', 'last seen'], rows);
 }
 
-export async function renderPanel(host: Sel, id: string, window: URLSearchParams, summary: Summary, events: PanelEvents, signal: AbortSignal): Promise<void> {
+export async function renderPanel(host: Sel, id: string, level: Level, window: URLSearchParams, summary: Summary, events: PanelEvents, signal: AbortSignal): Promise<void> {
   clear(host).attr('hidden', null).attr('aria-busy', 'true');
   const head = add(host, 'div', 'panel-head');
   add(head, 'h2', 'panel-title', id);
@@ -60,7 +60,7 @@ export async function renderPanel(host: Sel, id: string, window: URLSearchParams
   add(body, 'p', 'muted', 'Loading…');
   let d: NodeDetails;
   try {
-    d = await api.node(id, window, signal);
+    d = await api.node(id, level, window, signal);
   } catch (err) {
     if ((err as Error).name === 'AbortError') return;
     clear(body);
