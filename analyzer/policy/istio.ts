@@ -173,9 +173,11 @@ export const istio: PolicyGenerator = {
           entries.push({ key: `p:${principal}`, peer: { principal }, ops, evidence });
           const opaque = opaqueNote(source, tcp, opts.granularity);
           if (opaque !== null) notes.push(opaque);
-          const plain = tcp.filter((c) => c.security === 'plaintext').reduce((n, c) => n + c.count, 0);
-          if (plain > 0) {
-            blockers.push({ workload: id, callers: [source.id], reason: `${plain} call${plain === 1 ? ' was' : 's were'} plaintext: a principal rule matches only mTLS, so make the client use mTLS before applying` });
+          // Plaintext and plain TLS (no client certificate: the caller's sidecar did not originate
+          // mTLS) carry no principal, so the rule above does not let them in.
+          for (const [security, what] of [['plaintext', 'plaintext'], ['tls', 'TLS without a mesh client certificate']] as const) {
+            const n = tcp.filter((c) => c.security === security).reduce((sum, c) => sum + c.count, 0);
+            if (n > 0) blockers.push({ workload: id, callers: [source.id], reason: `${n} call${n === 1 ? ' was' : 's were'} ${what}: a principal rule matches only mTLS, so make the client use mTLS before applying` });
           }
         } else if (opts.allowByAddress === true && (source.kind === 'node' || source.kind === 'external') && nodeCidrs(source).length > 0) {
           for (const cidr of nodeCidrs(source)) entries.push({ key: `c:${cidr}`, peer: { cidr }, ops, evidence });

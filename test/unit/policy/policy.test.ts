@@ -122,6 +122,17 @@ describe('generated objects', () => {
     for (const d of dry.filter((x) => x.kind === 'AuthorizationPolicy')) assert.equal(d.metadata.annotations?.['istio.io/dry-run'], 'true');
   });
 
+  it('Istio: plain TLS from a meshed caller is a blocker, like plaintext: it presents no principal', () => {
+    // shop/frontend is meshed (it sends mTLS to catalog); here it also reached payments in TLS
+    // without a client certificate, which a principal rule does not match (docs/simulate.md).
+    const g = shopGraph();
+    g.edges.push(edge('shop/frontend', 'payments/payments', [call(8443, 'tls', 'tls', null, null, 7)]));
+    const set = generatePolicies(g, shopContext, { ...base, format: 'istio' });
+    const b = set.blockers.find((x) => x.workload === 'payments/payments' && x.callers.includes('shop/frontend'));
+    assert.equal(b?.reason, '7 calls were TLS without a mesh client certificate: a principal rule matches only mTLS, so make the client use mTLS before applying');
+    assert.match(set.workloads['payments/payments'], /# BLOCKER shop\/frontend: 7 calls were TLS without a mesh client certificate/);
+  });
+
   it('Istio PeerAuthentication follows the readiness verdicts; API version v1beta1 before 1.22', () => {
     const verdicts: Record<string, { isReady: boolean; reason: string }> = {
       'shop/frontend': { isReady: false, reason: 'the readiness check says insufficient-data (short-window)' },
