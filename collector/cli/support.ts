@@ -57,10 +57,10 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-/** Makes traffic-derived text safe for a terminal: no escape sequences, no line breaks. */
+/** Makes traffic-derived text safe for a terminal: no escape sequences, line breaks or bidirectional overrides. */
 export function printable(s: string): string {
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\uFFFD');
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, '\uFFFD');
 }
 
 export function defaultDb(): string {

@@ -6,7 +6,7 @@ import { driftMarkdown, driftTable } from '../../../analyzer/cli/drift.js';
 import { simulationMarkdown, simulationTable } from '../../../analyzer/cli/simulate.js';
 import type { DriftReport, PolicyRef, SimulationReport } from '../../../analyzer/simulate/model.js';
 
-const EVIL = '\u001b[31mred\u001b[0m|<img src=x onerror=alert(1)>\n[click](http://x)';
+const EVIL = '\u001b[31mred\u001b[0m|<img src=x onerror=alert(1)>\n[click](http://x)\u202egnp.exe\u2066\u2028';
 const ref: PolicyRef = { kind: 'NetworkPolicy', namespace: 'shop', name: EVIL, file: `dir/${EVIL}.yaml`, line: 3 };
 
 const report: SimulationReport = {
@@ -27,8 +27,10 @@ const drift: DriftReport = {
   broad_only_calls: [{ source: EVIL, destination: 'shop/api', port: 80, count: 1, rules: [], reason: EVIL }],
 };
 
+// Control characters, and the bidirectional overrides and line separators that reorder or break
+// what a terminal or a pull-request page shows (Trojan Source, CVE-2021-42574).
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
+const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 describe('rendering hostile strings', () => {
   it('tables: no escape sequences, one line per row', () => {
