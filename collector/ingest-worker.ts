@@ -53,6 +53,8 @@ async function run(): Promise<void> {
     db = openStore(job.dbFile);
   } catch (err) {
     port.postMessage({ type: 'failed', message: (err as Error).message, isInputError: err instanceof StoreError } satisfies FromWorker);
+    // The open port (its 'message' listener) keeps the worker, and so the process, alive.
+    port.close();
     return;
   }
   try {

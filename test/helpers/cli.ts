@@ -7,13 +7,13 @@ export const BIN = fileURLToPath(new URL('../../dist/trustmap.js', import.meta.u
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 
-export function runCli(args: string[], opts: { input?: Uint8Array; env?: Record<string, string> } = {}): CliResult {
+export function runCli(args: string[], opts: { input?: Uint8Array; env?: Record<string, string>; timeoutMs?: number } = {}): CliResult {
   const r = spawnSync(process.execPath, [BIN, ...args], {
     input: opts.input,
     env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn', ...opts.env },
     encoding: 'utf8',
     maxBuffer: 256 * 1024 * 1024,
-    timeout: 120_000,
+    timeout: opts.timeoutMs ?? 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -110,6 +110,19 @@ test('a store that is not a database is a one-line error', () => {
   assert.match(r.stderr, /^error: .*bogus\.db/);
 });
 
+test('collect pcap into a store that cannot be opened: one line, exit 2, and the process ends', () => {
+  const dir = tempDir();
+  for (const [db, msg] of [
+    [join(dir, 'missing-dir', 'a.db'), /^error: cannot open database .*missing-dir\/a\.db: .*directory does not exist\n$/],
+    [dir, /^error: cannot open database .*: unable to open database file\n$/],
+  ] as Array<[string, RegExp]>) {
+    // The worker that failed to open the store used to keep the process alive after the error.
+    const r = runCli(['collect', 'pcap', '--db', db, FIX + 'http1-get-full-handshake.pcap'], { timeoutMs: 15_000 });
+    assert.equal(r.code, 2, `${db}: exit ${r.code} (null: still running after 15 s)`);
+    assert.match(r.stderr, msg);
+  }
+});
+
 test('re-ingesting the same file is a reported no-op; --force counts it again', () => {
   const dir = tempDir();
   const db = join(dir, 'a.db');
