@@ -37,6 +37,16 @@ function pathMatch(path: string): { type: string; value: string } {
   return { type: 'Exact', value: path };
 }
 
+/** Limits of an HTTPRoute (policy.linkerd.io/v1beta3, Gateway API's shape): matches per rule, rules per route. */
+const ROUTE_MATCHES = 8;
+const ROUTE_RULES = 16;
+
+function chunks<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
 /** HTTPRoute matches for ops on one port; null when the group needs the whole port. */
 function matches(ops: readonly Op[]): { list: object[]; dropped: number } | null {
   if (ops.some((o) => o.method === null)) return null;
@@ -122,27 +132,38 @@ export const linkerd: PolicyGenerator = {
             const networks = [...new Set(g.peers.map((x) => ('cidr' in x ? x.cidr : '')).filter((s) => s !== ''))].sort().map((cidr) => ({ cidr }));
             objects.push({ namespace: ns, workload: id, comments: [`trustmap: unmeshed callers that must keep working (nodes: kubelet probes, host network; external), by /32 address; ${evidence}`], object: { apiVersion: `${GROUP}/v1alpha1`, kind: 'NetworkAuthentication', metadata: { name: authn, namespace: ns }, spec: { networks } } });
           }
-          let target = { group: GROUP, kind: 'Server', name: server };
+          // Each target gets its own AuthorizationPolicy; the first keeps the unsuffixed names.
+          const suffix = (k: number) => (k === 0 ? [String(n)] : [String(n), String(k + 1)]);
+          let targets = [{ group: GROUP, kind: 'Server', name: server }];
           if (wantRoutes) {
             const m = matches(g.ops);
             if (m !== null && m.dropped > 0) blockers.push({ workload: id, callers: g.evidence.callers, reason: `${m.dropped} method${m.dropped === 1 ? '' : 's'} outside HTTPRoute's method list left out` });
             // A caller allowed the whole port still needs a route once routes exist: "/" prefix.
             const list = m === null ? [{ path: { type: 'PathPrefix', value: '/' } }] : m.list;
             if (list.length === 0) return;
-            const route = k8sName(v.node.name, String(p), 'route', String(n));
-            objects.push({
-              namespace: ns, workload: id, comments: [`trustmap: requests ${g.evidence.callers.join(', ')} made to ${id}:${p}${m === null ? ' (the whole port)' : ''}`],
-              object: { apiVersion: `${GROUP}/v1beta3`, kind: 'HTTPRoute', metadata: { name: route, namespace: ns }, spec: { parentRefs: [{ group: GROUP, kind: 'Server', name: server }], rules: [{ matches: list }] } },
+            // An HTTPRoute takes at most 8 matches per rule and 16 rules (the CRD's maxItems):
+            // more observed routes than that go into more rules, then more HTTPRoutes.
+            const routes = chunks(list, ROUTE_MATCHES * ROUTE_RULES);
+            targets = routes.map((part, k) => {
+              const route = k8sName(v.node.name, String(p), 'route', ...suffix(k));
+              const which = routes.length > 1 ? ` (part ${k + 1} of ${routes.length}: an HTTPRoute holds at most ${ROUTE_MATCHES * ROUTE_RULES} matches)` : '';
+              objects.push({
+                namespace: ns, workload: id, comments: [`trustmap: requests ${g.evidence.callers.join(', ')} made to ${id}:${p}${m === null ? ' (the whole port)' : ''}${which}`],
+                object: {
+                  apiVersion: `${GROUP}/v1beta3`, kind: 'HTTPRoute', metadata: { name: route, namespace: ns },
+                  spec: { parentRefs: [{ group: GROUP, kind: 'Server', name: server }], rules: chunks(part, ROUTE_MATCHES).map((ms) => ({ matches: ms })) },
+                },
+              });
+              return { group: GROUP, kind: 'HTTPRoute', name: route };
             });
-            target = { group: GROUP, kind: 'HTTPRoute', name: route };
           }
-          objects.push({
+          targets.forEach((target, k) => objects.push({
             namespace: ns, workload: id, comments: [`trustmap: authorize ${g.evidence.callers.join(', ')} on ${target.kind} ${target.name}`],
             object: {
-              apiVersion: `${GROUP}/v1alpha1`, kind: 'AuthorizationPolicy', metadata: { name: k8sName(v.node.name, String(p), 'authz', String(n)), namespace: ns },
+              apiVersion: `${GROUP}/v1alpha1`, kind: 'AuthorizationPolicy', metadata: { name: k8sName(v.node.name, String(p), 'authz', ...suffix(k)), namespace: ns },
               spec: { targetRef: target, requiredAuthenticationRefs: [{ group: GROUP, kind: kind === 'mesh' ? 'MeshTLSAuthentication' : 'NetworkAuthentication', name: authn }] },
             },
-          });
+          }));
         });
       }
       const mine = mergeBlockers(blockers.slice(firstBlocker));

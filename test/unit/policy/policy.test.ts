@@ -122,6 +122,26 @@ describe('generated objects', () => {
     for (const d of dry.filter((x) => x.kind === 'AuthorizationPolicy')) assert.equal(d.metadata.annotations?.['istio.io/dry-run'], 'true');
   });
 
+  it('Linkerd: a caller with many routes gets HTTPRoutes within the CRD\'s limits (8 matches a rule, 16 rules), every route still allowed', () => {
+    // The collector keeps up to 50 path templates per edge by default, times the methods seen.
+    const g = shopGraph();
+    const paths = Array.from({ length: 150 }, (_, i) => `/api/v${i}`);
+    const fe = g.edges.find((e) => e.source === 'shop/frontend' && e.target === 'shop/catalog')!;
+    fe.calls.push(...paths.map((p) => call(8080, 'http', 'mtls', 'GET', p, 1)));
+    const objects = objectsOf(generatePolicies(g, shopContext, { ...base, format: 'linkerd' }).workloads['shop/catalog']) as Array<{ kind: string; metadata: { name: string }; spec: { rules?: Array<{ matches: unknown[] }> } }>;
+    for (const o of objects) assert.deepEqual(validateObject(o), [], `${o.kind} ${o.metadata.name}`);
+    const routes = objects.filter((o) => o.kind === 'HTTPRoute' && o.metadata.name.startsWith('catalog-8080-'));
+    assert.equal(routes.reduce((n, r) => n + r.spec.rules!.reduce((m, x) => m + x.matches.length, 0), 0), 152, 'every observed route once');
+    assert.equal(routes.length, 2);
+    const frontend = g.nodes.find((n) => n.id === 'shop/frontend')!, catalog = g.nodes.find((n) => n.id === 'shop/catalog')!;
+    const peer = (n: typeof frontend): MatchPeer => ({ kind: 'pod', namespace: n.namespace, labels: n.labels, serviceAccount: n.service_account, ip: '10.244.0.9', isMeshed: true });
+    for (const path of [...paths, '/api/products']) {
+      const r: MatchRequest = { source: peer(frontend), destination: peer(catalog), port: 8080, transport: 'tcp', method: 'GET', path, isMtls: true };
+      assert.equal(evaluate('linkerd', objects, r).ingress, 'rule', path);
+    }
+    assert.equal(evaluate('linkerd', objects, { source: peer(frontend), destination: peer(catalog), port: 8080, transport: 'tcp', method: 'GET', path: '/api/other', isMtls: true }).ingress, 'denied');
+  });
+
   it('Istio: plain TLS from a meshed caller is a blocker, like plaintext: it presents no principal', () => {
     // shop/frontend is meshed (it sends mTLS to catalog); here it also reached payments in TLS
     // without a client certificate, which a principal rule does not match (docs/simulate.md).
