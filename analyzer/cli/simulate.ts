@@ -117,8 +117,24 @@ function summaryLine(r: SimulationReport): string {
   return `${s.calls} calls (${s.requests} requests): ${s.allowed} allowed, ${s.denied} denied, ${s.indeterminate} indeterminate`;
 }
 
+/**
+ * The calls a table or Markdown lists: those that would read the same there (they differ only in
+ * an address the row does not show, such as which replica answered) are one row with their
+ * counts summed. The JSON keeps one entry per address pair.
+ */
+function shownCalls(r: SimulationReport, showAll: boolean): CallVerdict[] {
+  const rows = new Map<string, CallVerdict>();
+  for (const c of r.calls) {
+    if (!showAll && c.verdict === 'allowed') continue;
+    const key = JSON.stringify([c.verdict, c.source, c.destination, c.port, c.transport, request(c), c.security, decidedBy(c), reasons(c)]);
+    const had = rows.get(key);
+    rows.set(key, had === undefined ? c : { ...had, count: had.count + c.count });
+  }
+  return [...rows.values()];
+}
+
 export function simulationTable(r: SimulationReport, showAll: boolean): string {
-  const rows = r.calls.filter((c) => showAll || c.verdict !== 'allowed').map((c) => [
+  const rows = shownCalls(r, showAll).map((c) => [
     c.verdict, printable(c.source), printable(c.destination), `${c.port}/${c.transport}`, printable(request(c)), c.security, String(c.count),
     printable(decidedBy(c)), printable(reasons(c)),
   ]);
@@ -132,7 +148,7 @@ const ICON = { allowed: '✅', denied: '⛔', indeterminate: '❔' } as const;
 export function simulationMarkdown(r: SimulationReport, showAll: boolean): string {
   const worst = r.summary.denied > 0 ? 'denied' : r.summary.indeterminate > 0 ? 'indeterminate' : 'allowed';
   const lines = [`### Policy simulation: ${ICON[worst]} ${mdEscape(summaryLine(r))}`, '', mdEscape(loadedLine(r)), ''];
-  const shown = r.calls.filter((c) => showAll || c.verdict !== 'allowed');
+  const shown = shownCalls(r, showAll);
   if (shown.length > 0) {
     lines.push('| Verdict | Source | Destination | Port | Request | Security | Count | Policy | Reason |', '|---|---|---|---:|---|---|---:|---|---|');
     for (const c of shown) {

@@ -47,17 +47,20 @@ export function drift(loaded: LoadResult, report: SimulationReport, namespaces?:
     broad.push({ ...r, observed, reason: `allows ${r.detail}; observed through it: ${observed.length} peer${observed.length === 1 ? '' : 's'} (${observed.join(', ')})` });
   }
 
-  const broadOnly: BroadOnlyCall[] = [];
+  // One entry per source, destination, port and deciding rules: the calls' other differences (a
+  // replica's address, the method and path) are not in the entry, so they are summed into one.
+  const broadOnly = new Map<string, BroadOnlyCall>();
   for (const c of report.calls) {
     if (c.verdict !== 'allowed') continue;
     const byLayer = new Map<string, RuleRef[]>();
     for (const m of c.matched) byLayer.set(layerOf(m), [...(byLayer.get(layerOf(m)) ?? []), m]);
     for (const [layer, refs] of byLayer) {
       if (!refs.every((m) => (info.get(key(m))?.breadth ?? 'narrow') !== 'narrow')) continue;
-      broadOnly.push({
-        source: c.source, destination: c.destination, port: c.port, count: c.count, rules: refs,
-        reason: `${layer}: allowed only by ${refs.map((m) => `${m.policy.namespace}/${m.policy.name} ${m.rule} (${info.get(key(m))!.detail})`).join(', ')}`,
-      });
+      const reason = `${layer}: allowed only by ${refs.map((m) => `${m.policy.namespace}/${m.policy.name} ${m.rule} (${info.get(key(m))!.detail})`).join(', ')}`;
+      const k = JSON.stringify([c.source, c.destination, c.port, reason]);
+      const had = broadOnly.get(k);
+      if (had !== undefined) had.count += c.count;
+      else broadOnly.set(k, { source: c.source, destination: c.destination, port: c.port, count: c.count, rules: refs, reason });
     }
   }
   const byRule = (a: RuleRef, b: RuleRef) => key(a).localeCompare(key(b));
@@ -65,6 +68,6 @@ export function drift(loaded: LoadResult, report: SimulationReport, namespaces?:
     window: report.window,
     unused_rules: unused.sort(byRule),
     broad_rules: broad.sort(byRule),
-    broad_only_calls: broadOnly.sort((a, b) => a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination) || a.port - b.port || a.reason.localeCompare(b.reason)),
+    broad_only_calls: [...broadOnly.values()].sort((a, b) => a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination) || a.port - b.port || a.reason.localeCompare(b.reason)),
   };
 }

@@ -110,6 +110,8 @@ export interface CallVerdict {
   source: string;
   destination: string;
   source_ip: string | null;
+  /** The pod address the call reached: two replicas of one destination are two entries. Null when only a Service address was seen. */
+  destination_ip: string | null;
   port: number;
   transport: 'tcp' | 'udp';
   protocol: Protocol;

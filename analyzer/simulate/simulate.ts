@@ -49,7 +49,7 @@ export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOp
   const istio = hasKind(policies, 'AuthorizationPolicy') || hasKind(policies, 'PeerAuthentication') ? sidecarNote(call) : null;
   const verdict: SimVerdict = findings.some((f) => f.verdict === 'denied') ? 'denied' : findings.some((f) => f.verdict === 'indeterminate') ? 'indeterminate' : 'allowed';
   return {
-    source: call.source.id, destination: call.destination.id, source_ip: call.source.ip,
+    source: call.source.id, destination: call.destination.id, source_ip: call.source.ip, destination_ip: call.destination.ip,
     port: call.port, transport: call.transport, protocol: call.protocol, method: call.method, path: call.path,
     security: call.security, count: call.count, last_seen: call.last_seen,
     verdict, findings,

@@ -32,7 +32,7 @@ const reportSchema = z.object({
   policies: z.object({ files: z.number().int(), loaded: z.array(z.object({ kind: z.string(), count: z.number().int() }).strict()), unknown: z.array(z.object({ kind: z.string(), count: z.number().int() }).strict()) }).strict(),
   summary: z.object({ calls: z.number().int(), requests: z.number().int(), allowed: z.number().int(), denied: z.number().int(), indeterminate: z.number().int() }).strict(),
   calls: z.array(z.object({
-    source: z.string(), destination: z.string(), source_ip: z.string().nullable(), port: z.number().int(), transport: z.enum(['tcp', 'udp']),
+    source: z.string(), destination: z.string(), source_ip: z.string().nullable(), destination_ip: z.string().nullable(), port: z.number().int(), transport: z.enum(['tcp', 'udp']),
     protocol: z.string(), method: z.string().nullable(), path: z.string().nullable(), security: z.string(), count: z.number().int().min(1),
     last_seen: z.string(), verdict: z.enum(SIM_VERDICTS), findings: z.array(findingSchema), matched: z.array(ruleRef), notes: z.array(z.string()),
   }).strict()),
@@ -76,6 +76,9 @@ describe('the proposed policies against the traffic they came from', () => {
     it(`${format}: denied only where readiness names the caller a plaintext or unmeshed blocker, and the denial says so`, () => {
       const { code, r } = report('--policies', join(dir, format));
       assert.ok(r.summary.calls > 20, 'the demo has calls');
+      // shop/catalog has two replicas: their calls are separate entries, told apart by the pod address.
+      assert.equal(new Set(r.calls.map((c) => JSON.stringify(c))).size, r.calls.length, 'no two entries alike');
+      assert.ok(r.calls.some((c) => c.destination === 'shop/catalog' && c.destination_ip === '10.244.0.22'));
       assert.ok(r.policies.loaded.length > 0);
       assert.equal(r.summary.indeterminate, 0, JSON.stringify(r.calls.filter((c) => c.verdict === 'indeterminate').map((c) => c.findings)));
       const blockers = blockersByCaller();
@@ -206,6 +209,8 @@ spec:
     const only = d.broad_only_calls.map((c) => c.source);
     assert.ok(only.includes('legacy/report-job'));
     assert.ok(!only.includes('shop/frontend'));
+    // Prometheus scraped both catalog replicas: one entry with the calls summed (the graph's 4).
+    assert.deepEqual(d.broad_only_calls.filter((c) => c.source === 'monitoring/prometheus').map((c) => [c.port, c.count]), [[15020, 4]]);
     const t = runCli(['drift', '--db', db, '--policies', file]);
     assert.equal(t.code, 1);
     assert.match(t.stdout, /Unused rules:\nRULE\s+FILE\s+ALLOWS\nNetworkPolicy shop\/catalog ingress\[2\]\s+\S*broad\.yaml:1\s/);

@@ -93,7 +93,7 @@ const deniedSchema: z.ZodType<WorkloadDenied> = z.object({
   }),
   summary: z.object({ calls: z.number(), requests: z.number(), allowed: z.number(), denied: z.number(), indeterminate: z.number() }),
   calls: z.array(z.object({
-    source: z.string(), destination: z.string(), source_ip: z.string().nullable(), port: z.number(), transport: z.enum(['tcp', 'udp']),
+    source: z.string(), destination: z.string(), source_ip: z.string().nullable(), destination_ip: z.string().nullable(), port: z.number(), transport: z.enum(['tcp', 'udp']),
     protocol: z.enum(PROTOCOLS), method: z.string().nullable(), path: z.string().nullable(), security: z.enum(SECURITIES),
     count: z.number(), last_seen: time, verdict: z.enum(SIM_VERDICTS),
     findings: z.array(z.object({ layer: z.string(), verdict: z.enum(SIM_VERDICTS), policy: policyRefSchema.nullable(), reason: z.string() })),

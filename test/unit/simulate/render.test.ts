@@ -14,7 +14,7 @@ const report: SimulationReport = {
   policies: { files: 1, loaded: [{ kind: 'NetworkPolicy', count: 1 }], unknown: [{ kind: `v1 ${EVIL}`, count: 1 }] },
   summary: { calls: 1, requests: 2, allowed: 0, denied: 1, indeterminate: 0 },
   calls: [{
-    source: `shop/${EVIL}`, destination: 'shop/api', source_ip: '10.0.0.1', port: 8080, transport: 'tcp', protocol: 'http', method: 'GET',
+    source: `shop/${EVIL}`, destination: 'shop/api', source_ip: '10.0.0.1', destination_ip: '10.0.0.2', port: 8080, transport: 'tcp', protocol: 'http', method: 'GET',
     path: `/x/${EVIL}`, security: 'plaintext', count: 2, last_seen: '2026-01-01T00:00:00.000Z', verdict: 'denied',
     findings: [{ layer: 'netpol-ingress', verdict: 'denied', policy: ref, reason: `no ingress rule allows from ${EVIL}` }], matched: [], notes: [],
   }],
@@ -55,5 +55,17 @@ describe('rendering hostile strings', () => {
       const cols = row.replace(/\\\|/g, '').split('|').length;
       assert.ok(cols === 5 || cols === 7, row);
     }
+  });
+
+  it('calls that differ only in an address the row does not show are one row, counts summed', () => {
+    // Two replicas of shop/api answered the same denied request: two JSON entries, one row.
+    const [c] = report.calls;
+    const replicas: SimulationReport = { ...report, calls: [c, { ...c, destination_ip: '10.0.0.3', count: 5 }, { ...c, port: 9090, count: 1 }] };
+    const rows = simulationTable(replicas, true).split('\n').filter((l) => l.startsWith('denied'));
+    assert.equal(rows.length, 2);
+    assert.match(rows[0], /8080\/tcp .* 7 /);
+    const md = simulationMarkdown(replicas, true).split('\n').filter((l) => l.startsWith('| ⛔'));
+    assert.equal(md.length, 2);
+    assert.match(md[0], /\| 8080\/tcp \|.*\| 7 \|/);
   });
 });
