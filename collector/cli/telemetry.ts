@@ -48,16 +48,20 @@ export interface SinkContext {
 
 export interface LineSource {
   name: Extract<CallSource, 'envoy' | 'hubble'>;
+  /** What a line it reads is, for the error when no line of an input is one: "no line is ...". */
+  lineKind: string;
   createSink(ctx: SinkContext): LineSink;
 }
 
 export const envoySource: LineSource = {
   name: 'envoy',
+  lineKind: 'an Envoy access-log line in a format trustmap reads (docs/envoy-access-log-format.md)',
   createSink: (ctx) => new EnvoySink(ctx.agg, { node: ctx.node, templatePath: pathTemplater() }),
 };
 
 export const hubbleSource: LineSource = {
   name: 'hubble',
+  lineKind: 'a Hubble flow (hubble observe -o json or -o jsonpb)',
   createSink: (ctx) => {
     const local = ctx.isLocal ? new VerdictWriter(ctx.db) : null;
     const writeVerdicts = (rows: VerdictRow[]) => {
@@ -142,6 +146,14 @@ export async function ingestTelemetry(db: Db, input: string, stdin: Readable | n
       }
     }
     const s = sink.stats;
+    if (s.lines > 0 && s.malformed === s.lines) {
+      // Another kind of input (a capture, the other collector's log, a manifest): recorded, its
+      // sha256 would make the right collector skip it as "already recorded".
+      tx.rollback();
+      const message = `${input}: no line of ${s.lines} is ${source.lineKind}`;
+      failCapture(db, captureId, message, now().toISOString());
+      return { status: 'error', name: input, message };
+    }
     const callsWritten = agg.flushedRows;
     const finishedAt = now().toISOString();
     const stats = {

@@ -10,6 +10,7 @@ import { after, describe, it } from 'node:test';
 import { openStore } from '../../collector/store/db.js';
 import { listVerdicts } from '../../collector/store/telemetry.js';
 import { listCalls } from '../../collector/store/calls.js';
+import { runCli } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'trustmap-tel-cli-'));
@@ -54,6 +55,31 @@ describe('trustmap collect envoy', () => {
     const missing = cli(['collect', 'envoy', '--db', db, join(dir, 'nope.log')]);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: .*nope\.log: no such file\n$/);
+  });
+});
+
+describe('the wrong kind of input', () => {
+  it('is one line and exit 2, is not recorded, and so does not make the right collector skip it', () => {
+    const db = join(dir, 'wrong.db');
+    const pcap = join(ROOT, 'test/fixtures/pcap/http1-get-full-handshake.pcap');
+    const flows = join(ROOT, 'test/fixtures/hubble/hubble-observe-10-l3l4-flows.jsonl');
+    const accessLog = join(ROOT, 'test/fixtures/envoy/istio-docs-access-log-client-server-pair.log');
+    for (const [args, msg] of [
+      [['envoy', pcap], /^error: .*http1-get-full-handshake\.pcap: no line of \d+ is an Envoy access-log line in a format trustmap reads \(docs\/envoy-access-log-format\.md\)\n$/],
+      [['envoy', flows], /^error: .*hubble-observe-10-l3l4-flows\.jsonl: no line of 10 is an Envoy access-log line/],
+      [['hubble', accessLog], /^error: .*istio-docs-access-log-client-server-pair\.log: no line of 2 is a Hubble flow \(hubble observe -o json or -o jsonpb\)\n$/],
+    ] as Array<[string[], RegExp]>) {
+      const r = cli(['collect', args[0], '--db', db, args[1]]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.match(r.stdout, /\(0 recorded, 0 already recorded, 1 failed\)/);
+    }
+    assert.equal(cli(['collect', 'hubble', '--db', db, flows]).code, 0);
+    assert.equal(cli(['collect', 'envoy', '--db', db, accessLog]).code, 0);
+    // The built binary: collect pcap's ingest worker does not load through tsx.
+    const r = runCli(['collect', 'pcap', '--db', db, pcap]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^files 1 \(1 recorded, 0 already recorded, 0 failed\)/);
   });
 });
 
