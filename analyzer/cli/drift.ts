@@ -38,8 +38,8 @@ Examples:
   kubectl get networkpolicies -A -o yaml > live.yaml && trustmap drift --policies live.yaml --since 30d
   trustmap drift --policies policies/ --format json | jq '.unused_rules[].rule'
 
-Exit codes: 0 no drift, 1 drift found, 2 bad flags, an unreadable store or an unreadable or
-invalid policy file (with file and line).
+Exit codes: 0 no drift, 1 drift found, 2 bad flags, an unreadable store, an unreadable or
+invalid policy file (with file and line), or no policy "trustmap simulate" evaluates in them.
 `,
   async run(argv, io) {
     const { flags, loaded, report } = runSimulation(argv, simulationSpec, z.object(simulationFlags), 'drift');

@@ -35,12 +35,19 @@ type Flags = z.infer<z.ZodObject<typeof simulationFlags>>;
 
 /** Loads the policy files, turning what cannot be used into a one-line input error (exit 2). */
 export function loadOrFail(paths: string[]): LoadResult {
+  let loaded: LoadResult;
   try {
-    return loadPolicies(paths);
+    loaded = loadPolicies(paths);
   } catch (err) {
     if (err instanceof PolicyLoadError) throw new InputError(err.message);
     throw err;
   }
+  // Nothing to evaluate would allow every call: a "0 denied" (exit 0) that checked nothing.
+  if (loaded.policies.length === 0) {
+    const found = loaded.unknown.length > 0 ? `only ${loaded.unknown.map((u) => `${u.count} ${u.kind}`).join(', ')}` : 'no Kubernetes objects';
+    throw new InputError(`no policy to evaluate in ${paths.join(', ')} (${found}): simulate and drift read Istio AuthorizationPolicy and PeerAuthentication, NetworkPolicy and CiliumNetworkPolicy`);
+  }
+  return loaded;
 }
 
 /** Parses and checks the shared flags, loads the policies and simulates the window. */
@@ -89,7 +96,8 @@ Examples:
   trustmap simulate --policies live.yaml --since 7d --format markdown > comment.md
 
 Exit codes: 0 nothing would be denied, 1 some recorded call would be denied, 2 bad flags, an
-unreadable store or an unreadable or invalid policy file (with file and line).
+unreadable store, an unreadable or invalid policy file (with file and line), or no policy of a
+kind listed above in the paths given.
 `,
   async run(argv, io) {
     const { flags, report } = runSimulation(argv, { ...simulationSpec, all: { type: 'boolean' } }, simulateFlags, 'simulate');

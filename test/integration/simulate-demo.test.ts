@@ -178,6 +178,14 @@ describe('trustmap simulate through the CLI', () => {
     }
     assert.equal(runCli(['simulate', '--db', join(dir, 'missing.db'), '--policies', join(dir, 'allow-all.yaml')]).code, 2);
     assert.equal(simulate().stderr, 'error: give at least one --policies FILE or folder\n');
+    // Files with nothing the simulator evaluates (Linkerd's kinds) would allow every call: refused.
+    const linkerd = join(dir, 'linkerd.yaml');
+    writeFileSync(linkerd, 'apiVersion: policy.linkerd.io/v1beta3\nkind: Server\nmetadata: {name: catalog-8080, namespace: shop}\nspec: {podSelector: {matchLabels: {app: catalog}}, port: 8080}\n');
+    for (const cmd of ['simulate', 'drift']) {
+      const y = runCli([cmd, '--db', db, '--policies', linkerd]);
+      assert.equal(y.code, 2, cmd);
+      assert.match(y.stderr, /^error: no policy to evaluate in \S*linkerd\.yaml \(only 1 policy\.linkerd\.io\/v1beta3 Server\): simulate and drift read Istio AuthorizationPolicy and PeerAuthentication, NetworkPolicy and CiliumNetworkPolicy\n$/);
+    }
   });
 });
 
