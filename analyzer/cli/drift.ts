@@ -8,7 +8,7 @@ import { EXIT_FAILURE, EXIT_OK, printable, table } from '../../collector/cli/sup
 import { drift } from '../simulate/drift.js';
 import type { DriftReport } from '../simulate/model.js';
 import { mdEscape } from './readiness.js';
-import { runSimulation, simulationFlags, simulationSpec } from './simulate.js';
+import { noCalls, runSimulation, simulationFlags, simulationSpec } from './simulate.js';
 
 const ruleName = (r: { policy: { kind: string; namespace: string; name: string }; rule: string }) => `${r.policy.kind} ${r.policy.namespace}/${r.policy.name} ${r.rule}`;
 
@@ -38,13 +38,18 @@ Examples:
   kubectl get networkpolicies -A -o yaml > live.yaml && trustmap drift --policies live.yaml --since 30d
   trustmap drift --policies policies/ --format json | jq '.unused_rules[].rule'
 
-Exit codes: 0 no drift, 1 drift found, 2 bad flags, an unreadable store, an unreadable or
-invalid policy file (with file and line), or no policy "trustmap simulate" evaluates in them.
+Exit codes: 0 no drift, 1 drift found or no call in the window, 2 bad flags, an unreadable
+store, an unreadable or invalid policy file (with file and line), or no policy "trustmap
+simulate" evaluates in them.
 `,
   async run(argv, io) {
     const { flags, loaded, report } = runSimulation(argv, simulationSpec, z.object(simulationFlags), 'drift');
     const d = drift(loaded, report, flags.namespace);
     io.stdout.write(flags.format === 'json' ? JSON.stringify(d, null, 2) + '\n' : flags.format === 'markdown' ? driftMarkdown(d) : driftTable(d));
+    if (report.summary.calls === 0) {
+      io.stderr.write(`${noCalls(flags.namespace)}: no rule can be judged unused\n`);
+      return EXIT_FAILURE;
+    }
     return d.unused_rules.length + d.broad_rules.length + d.broad_only_calls.length > 0 ? EXIT_FAILURE : EXIT_OK;
   },
 };

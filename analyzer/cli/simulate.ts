@@ -1,6 +1,6 @@
 // `trustmap simulate`: argv → zod → loadPolicies + simulate → table, JSON (exactly
-// SimulationReport, docs/simulate.md) or Markdown. Exit 1 when any recorded call would be denied,
-// 0 otherwise, 2 on bad flags, an unreadable store or an unreadable policy file (file and line).
+// SimulationReport, docs/simulate.md) or Markdown. Exit 1 when any recorded call would be denied
+// or the window holds none, 0 otherwise, 2 on bad flags, an unreadable store or policy file.
 import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
 import { openDb, timeFlag } from '../../collector/cli/commands.js';
@@ -32,6 +32,10 @@ export const simulationSpec = {
 
 const simulateFlags = z.object({ ...simulationFlags, all: z.boolean().default(false) });
 type Flags = z.infer<z.ZodObject<typeof simulationFlags>>;
+
+/** What simulate and drift say when the window holds no call. */
+export const noCalls = (namespaces: string[] | undefined): string =>
+  `no recorded call in the window${namespaces !== undefined && namespaces.length > 0 ? ` with an end in ${namespaces.join(', ')}` : ''}`;
 
 /** Loads the policy files, turning what cannot be used into a one-line input error (exit 2). */
 export function loadOrFail(paths: string[]): LoadResult {
@@ -95,14 +99,19 @@ Examples:
   kubectl get authorizationpolicies,peerauthentications -A -o yaml > live.yaml
   trustmap simulate --policies live.yaml --since 7d --format markdown > comment.md
 
-Exit codes: 0 nothing would be denied, 1 some recorded call would be denied, 2 bad flags, an
-unreadable store, an unreadable or invalid policy file (with file and line), or no policy of a
-kind listed above in the paths given.
+Exit codes: 0 nothing would be denied, 1 some recorded call would be denied or no call was in
+the window, 2 bad flags, an unreadable store, an unreadable or invalid policy file (with file and
+line), or no policy of a kind listed above in the paths given.
 `,
   async run(argv, io) {
     const { flags, report } = runSimulation(argv, { ...simulationSpec, all: { type: 'boolean' } }, simulateFlags, 'simulate');
     io.stdout.write(flags.format === 'json' ? JSON.stringify(report, null, 2) + '\n'
       : flags.format === 'markdown' ? simulationMarkdown(report, flags.all === true) : simulationTable(report, flags.all === true));
+    // "0 denied" over no calls checked nothing: a CI gate must not pass on it (collector down, a typo in --namespace).
+    if (report.summary.calls === 0) {
+      io.stderr.write(`${noCalls(flags.namespace)}: nothing was checked\n`);
+      return EXIT_FAILURE;
+    }
     return report.summary.denied > 0 ? EXIT_FAILURE : EXIT_OK;
   },
 };

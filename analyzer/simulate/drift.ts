@@ -36,7 +36,8 @@ export function drift(loaded: LoadResult, report: SimulationReport, namespaces?:
     }
   }
   const window = `${report.window.first_seen ?? 'n/a'} → ${report.window.last_seen ?? 'n/a'}`;
-  const unused: UnusedRule[] = rules.filter((r) => !uses.has(key(r)))
+  // With no call in the window there is nothing to judge a rule by: none is called unused.
+  const unused: UnusedRule[] = report.calls.length === 0 ? [] : rules.filter((r) => !uses.has(key(r)))
     .map((r) => ({ ...r, reason: `matched no recorded call (${window}): a cleanup candidate, or traffic the window did not see` }));
 
   const broad: BroadRule[] = [];

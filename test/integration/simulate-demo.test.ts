@@ -236,3 +236,20 @@ spec:
     assert.match(x.stdout, /0 unused rules, 0 broad rules, 0 calls allowed only by a broad rule/);
   });
 });
+
+describe('an empty window', () => {
+  // The collector was down, or --namespace has a typo: "0 denied" and "every rule unused" would
+  // be verdicts on nothing. Both commands say so and exit 1; drift calls no rule unused.
+  it('simulate checks nothing and exits 1; drift judges no rule unused and exits 1', () => {
+    for (const window of [['--until', '2020-01-01'], ['--namespace', 'nowhere']]) {
+      const s = simulate('--policies', join(dir, 'netpol'), '--format', 'json', ...window);
+      assert.equal(s.code, 1, window.join(' '));
+      assert.equal((JSON.parse(s.stdout) as SimulationReport).summary.calls, 0);
+      assert.match(s.stderr, /^no recorded call in the window( with an end in nowhere)?: nothing was checked\n$/);
+      const d = runCli(['drift', '--db', db, '--policies', join(dir, 'netpol'), '--format', 'json', ...window]);
+      assert.equal(d.code, 1, window.join(' '));
+      assert.deepEqual((JSON.parse(d.stdout) as DriftReport).unused_rules, []);
+      assert.match(d.stderr, /^no recorded call in the window( with an end in nowhere)?: no rule can be judged unused\n$/);
+    }
+  });
+});
