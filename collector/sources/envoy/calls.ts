@@ -2,6 +2,7 @@
 // a request logged by both the client's sidecar (outbound) and the server's (inbound) is counted
 // once, from the inbound line (docs/identity.md, "Envoy: one request, two lines").
 import type { Aggregator } from '../../aggregate.js';
+import { MAX_HOST, safeText } from '../../inspect/text.js';
 import type { CallKey, Protocol, Security } from '../../model.js';
 import { parseEnvoyLine, splitAddress, type EnvoyRecord } from './parse.js';
 
@@ -119,13 +120,16 @@ export class EnvoySink {
     const dialled = splitAddress(r.downstreamLocal);
     const { security, reason } = securityOf(r, side);
     const protocol = protocolOf(r);
+    // Logged request text is hostile input like packet bytes (inspect/text.ts): no control
+    // characters, and within the lengths a central server accepts (push/wire.ts), or it refuses
+    // the whole batch. Paths get the same from the templater.
     const key: CallKey = {
       bucketMs: 0, source: 'envoy', node: this.opts.node, srcIp: client.ip, dstIp: server.ip,
       serviceIp: side !== 'inbound' && dialled !== null && dialled.ip !== server.ip ? dialled.ip : '',
       dstPort: server.port, transport: 'tcp', protocol,
-      method: protocol === 'tcp' ? '' : r.method,
+      method: protocol === 'tcp' ? '' : safeText(r.method, 32),
       path: protocol === 'tcp' || r.path === '' ? '' : this.opts.templatePath(`${client.ip}>${server.ip}:${server.port}`, r.path),
-      host: protocol === 'tcp' ? '' : r.authority, sni: r.requestedServerName, alpn: '',
+      host: protocol === 'tcp' ? '' : safeText(r.authority, MAX_HOST), sni: safeText(r.requestedServerName, MAX_HOST), alpn: '',
       security, securityReason: reason, direction: 'observed',
     };
     if (side === 'inbound' || side === 'outbound') {

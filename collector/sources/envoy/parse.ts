@@ -3,6 +3,7 @@
 // mixer status field), Istio's JSON encoding (EnvoyJSONLogFormatIstio keys), and the trustmap
 // extension of either (docs/envoy-access-log-format.md). Lines may carry kubectl's prefixes:
 // `[pod/NAME/CONTAINER] ` (--prefix) and an RFC 3339 timestamp (--timestamps).
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 export interface EnvoyRecord {
@@ -165,5 +166,5 @@ export function splitAddress(s: string): { ip: string; port: number } | null {
   const m = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(s) ?? /^(\d+\.\d+\.\d+\.\d+):(\d+)$/.exec(s);
   if (!m) return null;
   const port = Number(m[2]);
-  return port <= 65535 ? { ip: m[1], port } : null;
+  return port <= 65535 && isIP(m[1]) !== 0 ? { ip: m[1], port } : null;
 }

@@ -4,6 +4,7 @@
 // copies of the same start seen at other points (REDIRECTED to the proxy, then FORWARDED, then
 // TO_ENDPOINT on the destination's node). docs/identity.md has the rule.
 import type { Aggregator } from '../../aggregate.js';
+import { MAX_HOST, safeText } from '../../inspect/text.js';
 import type { CallKey, Protocol, Security, Transport } from '../../model.js';
 import { VERDICT_NAME, type VerdictRow } from '../../store/telemetry.js';
 import { newStats } from '../envoy/calls.js';
@@ -140,10 +141,12 @@ export class HubbleSink {
     target: string, host: string, security: Security, reason: string): CallKey {
     const src = f.IP!.source;
     const dst = f.IP!.destination;
+    // Flow text is hostile input like packet bytes (inspect/text.ts): no control characters, and
+    // within the lengths a central server accepts (push/wire.ts), or it refuses the whole batch.
     return {
-      bucketMs: 0, source: 'hubble', node, srcIp: src, dstIp: dst, serviceIp: '', dstPort: dport, transport, protocol,
-      method, path: target === '' ? '' : this.opts.templatePath(`${src}>${dst}:${dport}`, target), host, sni: '', alpn: '',
-      security, securityReason: reason, direction: 'observed',
+      bucketMs: 0, source: 'hubble', node: safeText(node, 253), srcIp: src, dstIp: dst, serviceIp: '', dstPort: dport, transport, protocol,
+      method: safeText(method, 32), path: target === '' ? '' : this.opts.templatePath(`${src}>${dst}:${dport}`, target),
+      host: safeText(host, MAX_HOST), sni: '', alpn: '', security, securityReason: reason, direction: 'observed',
     };
   }
 

@@ -2,9 +2,12 @@
 // ({flow, node_name, time}) or bare Flow objects; -o json uses proto field names (source_port),
 // protojson uses lowerCamelCase (sourcePort): keys are normalised to snake_case first. Field names
 // follow cilium/cilium api/v1/flow/flow.proto.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const str = z.string().nullish().transform((s) => s ?? '');
+// An address is stored, keyed on and written into policies as it is: a flow whose address is not one is malformed.
+const ip = z.string().refine((s) => isIP(s) !== 0);
 const port = z.number().int().min(0).max(65535).nullish().transform((p) => p ?? 0);
 
 const endpoint = z.looseObject({
@@ -18,7 +21,7 @@ const endpoint = z.looseObject({
 const flowSchema = z.looseObject({
   time: z.string().nullish(),
   verdict: z.union([z.string(), z.number()]).nullish(),
-  IP: z.looseObject({ source: z.string().min(1), destination: z.string().min(1) }).nullish(),
+  IP: z.looseObject({ source: ip, destination: ip }).nullish(),
   l4: z.looseObject({
     TCP: z.looseObject({
       source_port: port, destination_port: port,
@@ -85,6 +88,10 @@ export function parseHubbleLine(line: string): ParsedFlow | null {
     flow = wrapped.data.flow;
     node = wrapped.data.node_name || flow.node_name;
     time = flow.time ?? wrapped.data.time;
+  } else if (norm.flow !== undefined) {
+    // A GetFlowsResponse whose flow is not one (an address that is not an address, a port out of
+    // range): malformed, not a flow without addresses.
+    return null;
   } else {
     const bare = flowSchema.safeParse(norm);
     if (!bare.success) return null;
