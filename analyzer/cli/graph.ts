@@ -14,11 +14,18 @@ export const GRAPH_FORMATS = ['table', 'json', 'dot', 'mermaid'] as const;
 /** Kubernetes namespace names: RFC 1123 labels. */
 export const namespaceFlag = z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'not a Kubernetes namespace name')).optional();
 
+/**
+ * A SPIFFE trust domain: lowercase letters, digits, '.' and '-' (the SPIFFE ID spec's trust domain
+ * name), as every command that builds identities from it takes it. Anything else made identities
+ * like `spiffe://Bad Domain/ns/...` that no policy or mesh can match.
+ */
+export const trustDomainFlag = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a trust domain (lowercase DNS name)');
+
 const common = {
   db: z.string().min(1).default(defaultDb()),
   level: z.enum(LEVELS).default('workload'),
   namespace: namespaceFlag,
-  'trust-domain': z.string().min(1).max(253).optional(),
+  'trust-domain': trustDomainFlag.optional(),
   help: z.boolean().optional(),
 };
 

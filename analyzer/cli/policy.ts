@@ -12,7 +12,7 @@ import { DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
 import {
   asStream, DEFAULT_ISTIO_VERSION, DEFAULT_MIN_WINDOW_MS, GRANULARITIES, POLICY_FORMATS, proposePolicies, type PolicyBlocker, type PolicySet,
 } from '../policy/index.js';
-import { namespaceFlag } from './graph.js';
+import { namespaceFlag, trustDomainFlag } from './graph.js';
 import { durationFlag } from './readiness.js';
 
 const flagsSchema = z.object({
@@ -22,7 +22,7 @@ const flagsSchema = z.object({
   granularity: z.enum(GRANULARITIES).default('path'),
   'istio-version': z.string().regex(/^\d{1,3}\.\d{1,3}(\.\d{1,3})?$/, 'an Istio version is X.Y or X.Y.Z, like 1.21').optional(),
   'istio-root-namespace': z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'not a Kubernetes namespace name').optional(),
-  'trust-domain': z.string().min(1).max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a trust domain (lowercase DNS name)').optional(),
+  'trust-domain': trustDomainFlag.optional(),
   'dry-run': z.boolean().default(false),
   'allow-by-address': z.boolean().default(false),
   prune: z.boolean().default(false),

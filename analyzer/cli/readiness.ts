@@ -6,7 +6,7 @@ import { openDb, timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, parseFlags, printable, table, UsageError } from '../../collector/cli/support.js';
 import type { Blocker, ReadinessReport } from '../model.js';
 import { checkReadiness, fmtDuration } from '../readiness.js';
-import { namespaceFlag } from './graph.js';
+import { namespaceFlag, trustDomainFlag } from './graph.js';
 
 /** A duration: 90s, 30m, 24h, 7d, 2w. */
 export const durationFlag = z.string().transform((s, ctx) => {
@@ -25,7 +25,7 @@ const flagsSchema = z.object({
   since: timeFlag.optional(),
   until: timeFlag.optional(),
   format: z.enum(['table', 'json', 'markdown']).default('table'),
-  'trust-domain': z.string().min(1).max(253).optional(),
+  'trust-domain': trustDomainFlag.optional(),
   help: z.boolean().optional(),
 });
 

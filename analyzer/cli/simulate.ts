@@ -8,7 +8,7 @@ import { defaultDb, EXIT_FAILURE, EXIT_OK, InputError, parseFlags, printable, ta
 import { loadPolicies, PolicyLoadError } from '../simulate/load.js';
 import type { CallVerdict, LoadResult, SimulationReport } from '../simulate/model.js';
 import { simulate } from '../simulate/simulate.js';
-import { namespaceFlag } from './graph.js';
+import { namespaceFlag, trustDomainFlag } from './graph.js';
 import { mdEscape } from './readiness.js';
 
 /** Flags `simulate` and `drift` share. */
@@ -20,7 +20,7 @@ export const simulationFlags = {
   until: timeFlag.optional(),
   format: z.enum(['table', 'json', 'markdown']).default('table'),
   'root-namespace': z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'not a Kubernetes namespace name').default('istio-system'),
-  'trust-domain': z.string().min(1).max(253).regex(/^[a-z0-9.-]+$/, 'not a trust domain').optional(),
+  'trust-domain': trustDomainFlag.optional(),
   help: z.boolean().optional(),
 };
 

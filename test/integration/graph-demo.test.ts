@@ -252,6 +252,8 @@ describe('trustmap graph on the demo recording', () => {
     for (const args of [
       ['--level', 'pod'], ['--format', 'svg'], ['--since', 'yesterday'], ['--since', '2h', '--until', '3h'],
       ['--namespace', 'Not_A_Namespace'], ['--bogus'], ['extra'],
+      // It becomes part of every SPIFFE identity: spiffe://Bad Domain/ns/... matches nothing.
+      ['--trust-domain', 'Bad Domain'], ['--trust-domain', 'example.org/x'],
     ]) {
       const r = runCli(['graph', '--db', db, ...args]);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

@@ -179,7 +179,7 @@ describe('trustmap readiness on the demo recording', () => {
     const none = report('--namespace', 'no-such-ns', '--min-window', '1s');
     assert.equal(none.code, 1);
     assert.equal(none.r.namespaces[0].verdict, 'insufficient-data');
-    for (const args of [['--min-window', 'a week'], ['--format', 'html'], ['--since', 'later'], ['--namespace', 'Bad_NS'], ['x']]) {
+    for (const args of [['--min-window', 'a week'], ['--format', 'html'], ['--since', 'later'], ['--namespace', 'Bad_NS'], ['--trust-domain', 'Bad Domain'], ['x']]) {
       const x = readiness(...args);
       assert.equal(x.code, 2, args.join(' '));
       assert.match(x.stderr, /^error: [^\n]+\n$/);
