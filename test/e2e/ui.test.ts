@@ -715,3 +715,72 @@ describe('the side panel at every level of the map, in Chromium', { skip: noBrow
     });
   });
 });
+
+describe('the map follows the size of its area, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+  const fx = demoInChromium();
+  const scale = (t: string | null) => Number(/scale\(([\d.]+)/.exec(t ?? '')?.[1] ?? 1);
+  /** Whether the node's centre is inside the map's area (not under the side panel or off the edge). */
+  const inView = async (page: Page, id: string) => {
+    const area = (await page.locator('.map-area').boundingBox())!;
+    const b = await page.locator(`svg.map g.node[data-id="${id}"] path.shape`).boundingBox();
+    if (b === null) return false;
+    const [x, y] = [b.x + b.width / 2, b.y + b.height / 2];
+    return x > area.x && x < area.x + area.width && y > area.y && y < area.y + area.height;
+  };
+
+  it('a node clicked where the side panel opens stays in sight, framed whole or as the user zoomed it', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
+      // The rightmost node: the panel takes the right 42% of the page.
+      const rightmost = async () => {
+        const xs = await page.locator('svg.map g.node').evaluateAll((ns) => ns.map((n) => [n.getAttribute('data-id'), n.getBoundingClientRect().x] as const));
+        return [...xs].sort((a, b) => b[1] - a[1])[0][0]!;
+      };
+      let id = await rightmost();
+      await page.locator(`svg.map g.node[data-id="${id}"]`).click();
+      await page.locator('aside.panel:not([aria-busy]) .panel-title', { hasText: id }).waitFor();
+      await until(`${id} is in sight beside the panel`, () => inView(page, id), 3000);
+      await page.locator('aside.panel button.close').click();
+      await page.locator('aside.panel').waitFor({ state: 'hidden' });
+
+      // Zoomed in by the user: the zoom is kept, the view moves just enough to show the node.
+      const area = (await page.locator('.map-area').boundingBox())!;
+      await page.mouse.move(area.x + area.width * 0.6, area.y + area.height / 2);
+      await page.mouse.wheel(0, -300);
+      const viewport = page.locator('svg.map g.viewport');
+      await until('the map zooms in', async () => scale(await viewport.getAttribute('transform')) > 1.2);
+      await page.waitForTimeout(400);
+      const zoomed = scale(await viewport.getAttribute('transform'));
+      const visible = await page.locator('svg.map g.node').evaluateAll((ns, w) => ns
+        .map((n) => [n.getAttribute('data-id'), n.getBoundingClientRect()] as const)
+        .filter(([, r]) => r.x > (w as number) * 0.62 && r.right < (w as number) - 10 && r.y > 140 && r.bottom < 840)
+        .map(([i]) => i), 1400);
+      assert.ok(visible.length > 0, 'a node in the right part of the zoomed map');
+      id = visible[0]!;
+      await page.locator(`svg.map g.node[data-id="${id}"]`).click();
+      await page.locator('aside.panel:not([aria-busy]) .panel-title', { hasText: id }).waitFor();
+      await until(`${id} is in sight beside the panel`, () => inView(page, id), 3000);
+      assert.equal(scale(await viewport.getAttribute('transform')), zoomed, 'the user\'s zoom is kept');
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  it('a narrow window puts the panel under the map, and widening it frames the map again', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      await page.setViewportSize({ width: 420, height: 800 });
+      await ready(page, `${fx.demo!.url}?node=shop%2Ffrontend`);
+      await page.locator('aside.panel table.inbound').waitFor();
+      const area = (await page.locator('.map-area').boundingBox())!;
+      assert.ok(area.width > 400 && area.height > 150, `the map keeps room: ${area.width}x${area.height}`);
+      await page.setViewportSize({ width: 1400, height: 860 });
+      const wide = (await page.locator('.map-area').boundingBox())!;
+      // Framed whole for the new size: the drawing spans most of the area's width or height.
+      await until('the map is framed for the wider window', async () => {
+        const drawn = (await page.locator('svg.map g.viewport').boundingBox())!;
+        return drawn.width > wide.width * 0.6 || drawn.height > wide.height * 0.6;
+      }, 3000);
+      assert.ok(await inView(page, 'shop/frontend'));
+      assert.deepEqual(problems, []);
+    });
+  });
+});

@@ -2,7 +2,7 @@
 // volume, arrow = direction), nodes (shape = kind), labels; zoom, pan, drag and hover tooltips.
 // Every traffic-derived string goes in with .text(). Colours are SVG attributes rather than CSS
 // classes, so an exported SVG looks the same outside the page.
-import { drag, scaleLog, select, symbol, symbolCircle, symbolDiamond, symbolSquare, symbolTriangle, symbolWye, zoom, zoomIdentity,
+import { drag, scaleLog, select, symbol, symbolCircle, symbolDiamond, symbolSquare, symbolTriangle, symbolWye, zoom, zoomIdentity, zoomTransform,
   type Selection, type SymbolType, type ZoomBehavior } from 'd3';
 import type { Graph, GraphEdge, GraphNode, NodeKind } from '../../analyzer/model.js';
 import type { Layout } from './layout.js';
@@ -79,6 +79,8 @@ export class MapView {
   /** Whether any element carries a highlight class: clearing nothing is skipped (6,000 elements at 5,000 edges). */
   private isMarked = false;
   private size = { width: 800, height: 600 };
+  /** Whether the view is still the whole map as framed by fit(): no zoom, pan or focus since. */
+  private isFitted = true;
 
   constructor(private readonly container: HTMLElement, private readonly events: MapEvents) {
     this.svg = select(container).append('svg').attr('class', 'map').attr('role', 'img').attr('aria-label', 'service map')
@@ -94,13 +96,36 @@ export class MapView {
     this.tooltip = select(container).append('div').attr('class', 'tooltip').attr('role', 'tooltip').attr('hidden', '');
     // The viewport's size as last measured: d3's default extent reads the SVG's size, which forces a
     // layout of every element at each programmatic zoom (90 ms at 5,000 edges).
-    this.zoomer = zoom<SVGSVGElement, unknown>().scaleExtent([0.02, 8]).extent(() => [[0, 0], [this.size.width, this.size.height]]).on('zoom', (ev: { transform: { k: number; toString(): string } }) => {
+    this.zoomer = zoom<SVGSVGElement, unknown>().scaleExtent([0.02, 8]).extent(() => [[0, 0], [this.size.width, this.size.height]]).on('zoom', (ev: { transform: { k: number; toString(): string }; sourceEvent: unknown }) => {
       this.root.attr('transform', ev.transform.toString());
+      // A wheel, drag or pinch (programmatic transforms have no source event).
+      if (ev.sourceEvent) this.isFitted = false;
       // Thousands of labels at a scale where nobody can read them only cost frames.
       this.root.classed('far', ev.transform.k < 0.45);
     });
     this.svg.call(this.zoomer).on('dblclick.zoom', null);
     this.svg.on('click', (ev: MouseEvent) => { if (ev.target === this.svg.node()) this.hideTooltip(); });
+    // The map's area changes when the side panel opens or closes and when the window is resized;
+    // the view was framed for the old size. Observed rather than measured after each change, so
+    // no layout of thousands of elements is forced.
+    new ResizeObserver((entries) => this.resized(entries[entries.length - 1].contentRect)).observe(container);
+  }
+
+  /**
+   * A map still framed whole is framed again for its new size; one the user zoomed or moved keeps
+   * its view, but a selected node the new size hides (under an opening panel) is brought back.
+   */
+  private resized(box: { width: number; height: number }): void {
+    if (box.width === 0 || box.height === 0) return;
+    if (box.width === this.size.width && box.height === this.size.height) return;
+    if (this.isFitted) { this.fit(box); return; }
+    this.size = { width: box.width, height: box.height };
+    const d = this.selected === null ? undefined : this.nodes.get(this.selected);
+    if (!d) return;
+    const t = zoomTransform(this.svg.node()!);
+    const [x, y] = t.apply([d.x, d.y]);
+    const margin = NODE_RADIUS * t.k + 8;
+    if (x < margin || y < margin || x > box.width - margin || y > box.height - margin) this.centreOn(d, t.k);
   }
 
   get drawnNodeCount(): number {
@@ -192,8 +217,9 @@ export class MapView {
   }
 
   /** Zooms so the whole map fits the container. */
-  fit(box: DOMRect = this.container.getBoundingClientRect()): void {
+  fit(box: { width: number; height: number } = this.container.getBoundingClientRect()): void {
     this.size = { width: box.width || 800, height: box.height || 600 };
+    this.isFitted = true;
     const w = box.width || 800, h = box.height || 600;
     const k = Math.min(2, 0.95 * Math.min(w / (this.bounds.width + 40), h / (this.bounds.height + 40)));
     const t = zoomIdentity.translate((w - this.bounds.width * k) / 2, (h - this.bounds.height * k) / 2).scale(k);
@@ -219,9 +245,13 @@ export class MapView {
     if (!d) return false;
     const box = this.container.getBoundingClientRect();
     this.size = { width: box.width || 800, height: box.height || 600 };
-    const k = 1.3;
-    this.svg.call(this.zoomer.transform, zoomIdentity.translate((box.width || 800) / 2 - d.x * k, (box.height || 600) / 2 - d.y * k).scale(k));
+    this.centreOn(d, 1.3);
     return true;
+  }
+
+  private centreOn(d: NodeDatum, k: number): void {
+    this.isFitted = false;
+    this.svg.call(this.zoomer.transform, zoomIdentity.translate(this.size.width / 2 - d.x * k, this.size.height / 2 - d.y * k).scale(k));
   }
 
   /** The map as a standalone SVG document, framed to the whole graph. */
