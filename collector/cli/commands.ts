@@ -25,6 +25,11 @@ export function openDb(file: string, readonly = false): Db {
   }
 }
 
+// An ISO-8601 date, or date and time (a space for the T allowed), before Date.parse reads it. Date.parse
+// alone takes anything V8 can guess at: "--since 7" (meant: 7 days) was 2001-07-01, "Nov 1" was
+// 2001-11-01 and "2026-02-30" March 2nd, each silently widening the window to years of calls.
+const ISO_TIME = /^(\d{4})-(\d\d)-(\d\d)(?:[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]\d\d:?\d\d)?)?$/;
+
 /** ISO-8601 time or a duration back from now (`24h`, `7d`, `30m`). */
 export const timeFlag = z.string().transform((s, ctx) => {
   const rel = /^(\d+)(s|m|h|d|w)$/.exec(s);
@@ -32,9 +37,12 @@ export const timeFlag = z.string().transform((s, ctx) => {
     const unit = { s: 1e3, m: 6e4, h: 36e5, d: 864e5, w: 6048e5 }[rel[2] as 's' | 'm' | 'h' | 'd' | 'w'];
     return Date.now() - Number(rel[1]) * unit;
   }
-  const t = Date.parse(s);
-  if (Number.isNaN(t)) {
-    ctx.addIssue({ code: 'custom', message: `not an ISO time or a duration like 24h: ${JSON.stringify(s)}` });
+  const iso = ISO_TIME.exec(s);
+  const t = iso ? Date.parse(s) : NaN;
+  // The day must exist: Date.parse rolls 2026-02-30 over into March.
+  if (Number.isNaN(t) || new Date(Date.UTC(+iso![1], +iso![2] - 1, +iso![3])).getUTCDate() !== +iso![3]) {
+    const hint = /^\d+(\.\d+)?$/.test(s) ? ' (a duration needs its unit: 30m, 24h, 7d; a date is like 2026-11-01)' : '';
+    ctx.addIssue({ code: 'custom', message: `not an ISO time or a duration like 24h: ${JSON.stringify(s)}${hint}` });
     return z.NEVER;
   }
   return t;
