@@ -6,8 +6,8 @@ import type { EdgeCall, GraphNode } from '../model.js';
 import { ISTIO_AGENT_PORTS } from '../readiness.js';
 import type { GeneratorContext, GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, opaqueNote, k8sName, meshedWorkloads,
-  mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, unresolvedServiceBlockers, workloadViews, type Op, type PeerEntry,
+  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, opaqueNote, meshedWorkloads,
+  mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, unresolvedServiceBlockers, workloadObjectName, workloadViews, type Op, type PeerEntry,
 } from './shared.js';
 
 const DRY_RUN = 'istio.io/dry-run';
@@ -211,7 +211,7 @@ export const istio: PolicyGenerator = {
         ent.allowed.push(id);
         objects.push({
           namespace: ns, workload: id, comments,
-          object: { apiVersion: api, kind: 'AuthorizationPolicy', metadata: { name: k8sName(v.node.name), namespace: ns, ...(annotations && { annotations }) }, spec: { selector: { matchLabels: labels }, action: 'ALLOW', rules } },
+          object: { apiVersion: api, kind: 'AuthorizationPolicy', metadata: { name: workloadObjectName(v.node.name), namespace: ns, ...(annotations && { annotations }) }, spec: { selector: { matchLabels: labels }, action: 'ALLOW', rules } },
         });
       }
 
@@ -239,7 +239,7 @@ export const istio: PolicyGenerator = {
       if (opts.dryRun) paComments.push('--dry-run: PeerAuthentication has no dry-run mode, so every mode is PERMISSIVE; the comments say what it would be');
       peerAuth.push({
         ns, id, strict: isStrict,
-        obj: { namespace: ns, workload: id, comments: paComments, object: { apiVersion: api, kind: 'PeerAuthentication', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } },
+        obj: { namespace: ns, workload: id, comments: paComments, object: { apiVersion: api, kind: 'PeerAuthentication', metadata: { name: workloadObjectName(v.node.name), namespace: ns }, spec } },
       });
     }
 

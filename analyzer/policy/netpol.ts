@@ -4,8 +4,8 @@
 // cluster's DNS pods, and a default-deny per namespace. L4 only: methods and paths cannot be said.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, infraNote, groupPeers, isDnsTarget, k8sName, l3Entries, l3Peer, l4Granularity, mergeBlockers, selectorLabels,
-  unresolvedServiceBlockers, SYSTEM_NAMESPACES, workloadViews, type L3Peer, type Op, type RuleGroup,
+  describeEvidence, infraNote, groupPeers, isDnsTarget, l3Entries, l3Peer, l4Granularity, mergeBlockers, selectorLabels,
+  unresolvedServiceBlockers, SYSTEM_NAMESPACES, workloadObjectName, workloadViews, type L3Peer, type Op, type RuleGroup,
 } from './shared.js';
 
 const API = 'networking.k8s.io/v1';
@@ -93,7 +93,7 @@ export const netpol: PolicyGenerator = {
       if (ingress.length > 0) spec.ingress = ingress;
       if (hasDns && !isDnsServer && egress.length > 0) spec.egress = egress;
       if (opts.dryRun) comments.push('--dry-run: NetworkPolicy has no audit mode; check with kubectl apply --dry-run=server and your CNI\'s policy logs');
-      objects.push({ namespace: ns, workload: id, comments, object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: k8sName(v.node.name), namespace: ns }, spec } });
+      objects.push({ namespace: ns, workload: id, comments, object: { apiVersion: API, kind: 'NetworkPolicy', metadata: { name: workloadObjectName(v.node.name), namespace: ns }, spec } });
     }
     for (const ns of [...namespaces].sort()) {
       if (SYSTEM_NAMESPACES.has(ns) && !(opts.namespaces ?? []).includes(ns)) continue;

@@ -51,6 +51,22 @@ export function k8sName(...parts: string[]): string {
   return base === '' ? `x-${hash8(raw)}` : `${base}-${hash8(raw)}`;
 }
 
+/**
+ * Names of the objects proposed once per namespace (Istio's `allow-nothing` and namespace-wide
+ * PeerAuthentication `default`, NetworkPolicy's `default-deny`). `default` is also the name
+ * Istio's documentation gives the namespace-wide PeerAuthentication a cluster may already have.
+ */
+const NAMESPACE_OBJECT_NAMES = new Set(['allow-nothing', 'default', 'default-deny']);
+
+/**
+ * The name of a workload's own object: its name, unless that is one of the per-namespace names,
+ * where `kubectl apply` would make one object replace the other; then with a hashed suffix.
+ */
+export function workloadObjectName(name: string): string {
+  const n = k8sName(name);
+  return NAMESPACE_OBJECT_NAMES.has(n) ? `${n}-${hash8(`workload ${name}`)}` : n;
+}
+
 /** A Kubernetes namespace name (DNS-1123 label). */
 export const isNamespaceName = (s: string): boolean => /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(s);
 

@@ -142,6 +142,25 @@ describe('generated objects', () => {
     assert.equal(evaluate('linkerd', objects, { source: peer(frontend), destination: peer(catalog), port: 8080, transport: 'tcp', method: 'GET', path: '/api/other', isMtls: true }).ingress, 'denied');
   });
 
+  it('a workload named like a per-namespace object gets its own name: no two objects of a kind share one', () => {
+    // kubectl apply would let the later of two same-named objects replace the other: the
+    // namespace's allow-nothing or default-deny would take the workload's allow rules away, and a
+    // workload PeerAuthentication "default" would replace the cluster's namespace-wide one.
+    const g = shopGraph();
+    for (const name of ['allow-nothing', 'default-deny', 'default']) {
+      g.nodes.push(workload('shop', name, { app: name, 'security.istio.io/tlsMode': 'istio' }));
+      g.edges.push(edge('shop/frontend', `shop/${name}`, [call(8080, 'http', 'mtls', 'GET', '/x')]));
+    }
+    for (const format of POLICY_FORMATS) {
+      const set = generatePolicies(g, shopContext, { ...base, format });
+      const names = set.files.flatMap((f) => objectsOf(f.yaml) as Array<{ kind: string; metadata: { name: string; namespace: string } }>)
+        .map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
+      assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), [], format);
+    }
+    const istioObjects = objectsOf(generatePolicies(g, shopContext, { ...base, format: 'istio' }).workloads['shop/default']) as Array<{ kind: string; metadata: { name: string } }>;
+    for (const o of istioObjects) assert.match(o.metadata.name, /^default-[0-9a-f]{8}$/, o.kind);
+  });
+
   it('Istio: plain TLS from a meshed caller is a blocker, like plaintext: it presents no principal', () => {
     // shop/frontend is meshed (it sends mTLS to catalog); here it also reached payments in TLS
     // without a client certificate, which a principal rule does not match (docs/simulate.md).
