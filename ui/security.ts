@@ -126,16 +126,17 @@ export function loginRouter(token: string): Router {
     const now = Date.now();
     failures = failures.filter((t) => now - t < 60_000);
     if (failures.length >= MAX_FAILURES_PER_MINUTE) throw new HttpProblem(429, 'too many failed sign-ins; wait a minute');
-    const { token: given } = parseOr400(loginBody, req.body ?? {}, 'body');
+    const { token: given, next } = parseOr400(loginBody, req.body ?? {}, 'body');
     if (!sameSecret(given, token)) {
       failures.push(now);
       log.warn({ ip: req.ip }, 'failed sign-in');
-      if (isForm) { res.redirect(303, '/login?failed=1'); return; }
+      if (isForm) { res.redirect(303, `/login?failed=1${next && next !== '/' ? `&next=${encodeURIComponent(next)}` : ''}`); return; }
       sendProblem(res, 401, 'wrong token');
       return;
     }
     res.setHeader('Set-Cookie', `${COOKIE}=${sessionValue(token)}; Path=/; HttpOnly; SameSite=Strict`);
-    if (isForm) { res.redirect(303, '/'); return; }
+    // Back to the view the user was sent here from: a shared link survives signing in.
+    if (isForm) { res.redirect(303, next ?? '/'); return; }
     res.status(204).end();
   });
   r.post('/api/logout', sameOrigin, (_req, res) => {

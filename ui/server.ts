@@ -12,6 +12,7 @@ import type { Db } from '../collector/store/db.js';
 import type { Analysis } from './api/analysis.js';
 import { ingestRouter, type IngestContext } from './api/ingest.js';
 import { notFound, problemHandler } from './api/problem.js';
+import { returnTo } from './api/params.js';
 import { apiRouter } from './api/routes.js';
 import { APP_HTML, loginHtml } from './page.js';
 import { isLoopback, loginRouter, loopbackHostOnly, requireToken, securityHeaders } from './security.js';
@@ -69,7 +70,11 @@ export function createApp(o: ServerOptions): Express {
     res.sendFile(file, { headers: { 'Cache-Control': 'no-cache' } });
   });
   if (o.token !== null) {
-    app.get('/login', (req, res) => html(loginHtml(req.query.failed === '1'))(req, res));
+    app.get('/login', (req, res) => {
+      // A view that is not one of this page's is dropped, not refused: the form still signs in.
+      const next = returnTo.safeParse(req.query.next);
+      html(loginHtml(req.query.failed === '1', next.success ? next.data : '/'))(req, res);
+    });
     app.use(loginRouter(o.token));
     app.use('/api', requireToken(o.token));
   }

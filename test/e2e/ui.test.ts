@@ -603,7 +603,8 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
     const s = await startServe(store([['collect', join(DEMO, 'capture.pcap')], ['inventory', join(DEMO, 'inventory.json')]]), storeAnalysis, 0, TOKEN);
     try {
       await withPage(browser!, async (page) => {
-        await page.goto(s.url);
+        // A shared link: the view it names is where signing in leads.
+        await page.goto(`${s.url}?node=shop%2Ffrontend&infra=hide`);
         await page.waitForURL((u) => u.pathname === '/login');
         await page.locator('input[name="token"]').fill('not-the-token-at-all');
         await page.locator('button[type="submit"]').click();
@@ -612,9 +613,11 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         await page.locator('button[type="submit"]').click();
         await page.waitForURL((u) => u.pathname === '/');
         await page.waitForSelector('body[data-ready="true"]');
+        assert.equal(new URL(page.url()).search, '?node=shop%2Ffrontend&infra=hide');
+        await page.locator('aside.panel .panel-title', { hasText: 'shop/frontend' }).waitFor();
         const cookies = await page.context().cookies();
         assert.ok(cookies.some((c) => c.name === 'trustmap_session' && c.httpOnly && c.sameSite === 'Strict'));
-        const api = await (await fetch(new URL('/api/graph', s.url), { headers: { authorization: `Bearer ${TOKEN}` } })).json() as ApiGraph;
+        const api = await (await fetch(new URL('/api/graph?hide_infra=true', s.url), { headers: { authorization: `Bearer ${TOKEN}` } })).json() as ApiGraph;
         assert.equal(await nodeCount(page), api.nodes.length);
         assert.equal((await fetch(new URL('/api/graph', s.url))).status, 401, 'without the token the API still refuses');
       });

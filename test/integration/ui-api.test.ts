@@ -341,8 +341,8 @@ describe('trustmap serve: off loopback', { timeout: 60_000 }, () => {
         assert.equal((await at('/api/graph', { headers: { authorization: `Bearer ${TOKEN}` } })).status, 200);
         assert.equal((await at('/login')).status, 200);
 
-        const form = (token: string, origin?: string) => at('/api/login', {
-          method: 'POST', body: new URLSearchParams({ token }),
+        const form = (token: string, origin?: string, next?: string) => at('/api/login', {
+          method: 'POST', body: new URLSearchParams({ token, ...(next === undefined ? {} : { next }) }),
           headers: { 'content-type': 'application/x-www-form-urlencoded', ...(origin ? { origin } : {}) },
         });
         const wrong = await form('not-the-token-at-all');
@@ -353,6 +353,15 @@ describe('trustmap serve: off loopback', { timeout: 60_000 }, () => {
         const ok = await form(TOKEN);
         assert.equal(ok.status, 303);
         assert.equal(ok.headers.get('location'), '/');
+        // Back to the view the user was sent to sign in from; never to another site.
+        const VIEW = '/?view=readiness&sort=blockers-desc';
+        assert.equal((await form(TOKEN, undefined, VIEW)).headers.get('location'), VIEW);
+        assert.equal((await form('not-the-token-at-all', undefined, VIEW)).headers.get('location'), `/login?failed=1&next=${encodeURIComponent(VIEW)}`);
+        assert.match(await (await at(`/login?failed=1&next=${encodeURIComponent(VIEW)}`)).text(), /name="next" value="\/\?view=readiness&#38;sort=blockers-desc"/);
+        for (const away of ['//evil.example/', '/\\evil.example', 'https://evil.example/', '/api/logout']) {
+          await problem(await form(TOKEN, undefined, away), 400);
+          assert.match(await (await at(`/login?next=${encodeURIComponent(away)}`)).text(), /name="next" value="\/"/, away);
+        }
         const cookie = ok.headers.get('set-cookie') ?? '';
         assert.match(cookie, /HttpOnly/);
         assert.match(cookie, /SameSite=Strict/);

@@ -112,7 +112,14 @@ export const callsQuery = z
   })
   .superRefine(checkWindow);
 
-export const loginBody = z.strictObject({ token: z.string().min(1).max(4096) });
+/**
+ * Where the sign-in form returns to: the page's own view (`/` and its query string, what the user
+ * was sent to sign in from). Nothing else, so the form cannot be made to redirect to another site
+ * (`//evil.example` and `/\evil.example` are refused).
+ */
+export const returnTo = z.string().max(2000).regex(/^\/(\?[\x21-\x7e]*)?$/, 'not a view of this page');
+
+export const loginBody = z.strictObject({ token: z.string().min(1).max(4096), next: returnTo.optional() });
 
 /** Endpoints without parameters still refuse unknown ones. */
 export const parseNone = z.strictObject({});

@@ -71,8 +71,13 @@ function showStatus(host: Sel, title: string, lines: string[] = [], action?: { l
   if (action) add(host, 'button', 'status-action', action.label).attr('type', 'button').on('click', action.run);
 }
 
+/** To the sign-in form, which returns to this view (filters, selection) once signed in. */
+function signIn(): void {
+  location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+}
+
 function showError(err: unknown): void {
-  if (err instanceof ApiError && err.kind === 'unauthorized') { location.assign('/login'); return; }
+  if (err instanceof ApiError && err.kind === 'unauthorized') { signIn(); return; }
   const msg = err instanceof Error ? err.message : String(err);
   const title = err instanceof ApiError && err.kind === 'unreachable' ? 'The trustmap server is not answering' : 'Something went wrong';
   showStatus(mapStatus, title, [msg], { label: 'Try again', run: () => { summary = null; graphKey = ''; void render(); } });
@@ -228,7 +233,7 @@ async function renderReadinessView(s: Summary): Promise<void> {
       sort: (sort) => setState({ sort }, false),
     });
   } catch (err) {
-    if (err instanceof ApiError && err.kind === 'unauthorized') { location.assign('/login'); return; }
+    if (err instanceof ApiError && err.kind === 'unauthorized') { signIn(); return; }
     showStatus(readinessArea, 'Could not check readiness', [err instanceof Error ? err.message : String(err)]);
   }
 }
