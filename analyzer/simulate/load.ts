@@ -3,7 +3,7 @@
 // with its zod schema; a file that cannot be read or parsed, or an object of a supported kind
 // that is invalid, stops the load with the file and line (PolicyLoadError → exit 2). Objects of
 // other kinds are counted and reported, not fatal.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { z } from 'zod';
@@ -47,17 +47,26 @@ const metadataSchema = z.object({
 const MAX_FILE_BYTES = 16 * 1024 * 1024;
 const POLICY_FILE = /\.(ya?ml|json)$/i;
 
-/** Every policy file under the given paths, in a stable order. */
+/**
+ * Every policy file under the given paths, in a stable order, each once: files and folders are
+ * told apart by their real path, so a folder linked in twice, a link back up (a loop) or the same
+ * file given twice is read once (twice would count its rules twice in drift).
+ */
 export function policyFiles(paths: string[]): string[] {
   const out: string[] = [];
+  const seen = new Set<string>();
   const walk = (p: string, isTop: boolean) => {
     let st;
+    let real;
     try {
       st = statSync(p);
+      real = realpathSync(p);
     } catch (err) {
       throw new PolicyLoadError(p, null, `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
+    if (seen.has(real)) return;
     if (st.isDirectory()) {
+      seen.add(real);
       let entries: string[];
       try {
         entries = readdirSync(p).sort();
@@ -66,11 +75,12 @@ export function policyFiles(paths: string[]): string[] {
       }
       for (const e of entries) if (!e.startsWith('.')) walk(join(p, e), false);
     } else if (isTop || POLICY_FILE.test(p)) {
+      seen.add(real);
       out.push(p);
     }
   };
   for (const p of paths) walk(p, true);
-  return [...new Set(out)];
+  return out;
 }
 
 export function loadPolicies(paths: string[]): LoadResult {

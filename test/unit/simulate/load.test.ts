@@ -1,7 +1,7 @@
 // Loading policy files: what is read, what is counted and skipped, and what stops the load with
 // the file and line (bad YAML, invalid shapes, unreadable paths).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -49,6 +49,17 @@ describe('loadPolicies', () => {
     const r = loadPolicies([join(dir, 'tree')]);
     assert.deepEqual(r.policies.map((p) => p.ref.name), ['b', 'a']);
     assert.equal(r.files.length, 2);
+  });
+
+  it('reads each file once: symlinked folders, loops and the same file named twice', () => {
+    // A GitOps checkout may link a shared base into each overlay; a link back up must not recurse.
+    mkdirSync(join(dir, 'linked/base'), { recursive: true });
+    writeFileSync(join(dir, 'linked/base/np.yaml'), NP);
+    symlinkSync('base', join(dir, 'linked/overlay'));
+    symlinkSync('..', join(dir, 'linked/base/up'));
+    const r = loadPolicies([join(dir, 'linked'), join(dir, 'linked/base/np.yaml'), `${join(dir, 'linked')}//base/./np.yaml`]);
+    assert.deepEqual(r.policies.map((p) => p.ref.name), ['np']);
+    assert.equal(r.files.length, 1);
   });
 
   it('invalid YAML: the file and the line of the error', () => {
