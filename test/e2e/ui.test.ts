@@ -787,3 +787,30 @@ describe('the map follows the size of its area, in Chromium', { skip: noBrowser,
     });
   });
 });
+
+describe('filters keep the user\'s place, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+  const fx = demoInChromium();
+
+  it('the namespaces dropdown stays open while several are picked, and a keyboard pick keeps the focus', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
+      await page.locator('details.multi-namespaces > summary').click();
+      const box = (ns: string) => page.locator(`details.multi-namespaces input[value="${ns}"]`);
+      await box('payments').click();
+      await page.waitForURL((u) => u.searchParams.get('ns') === 'payments');
+      await until('the map is drawn for payments', async () => (await page.locator('details.multi-namespaces > summary').textContent()) === 'namespaces: payments');
+      assert.ok(await box('shop').isVisible(), 'the dropdown is still open');
+      // The keyboard: Space on a focused box picks it; the focus stays on it once the map reloads.
+      await box('shop').focus();
+      await page.keyboard.press('Space');
+      await page.waitForURL((u) => u.searchParams.get('ns') === 'payments,shop');
+      await until('the map is drawn for both', async () => (await page.locator('details.multi-namespaces > summary').textContent()) === 'namespaces: payments, shop');
+      assert.equal(await page.evaluate('document.activeElement.value'), 'shop');
+      await page.keyboard.press('Space');
+      await page.waitForURL((u) => u.searchParams.get('ns') === 'payments');
+      const want = await apiJson<ApiGraph>(fx.demo!.url, '/api/graph?namespace=payments');
+      await until(`${want.nodes.length} nodes are drawn`, async () => (await nodeCount(page)) === want.nodes.length);
+      assert.deepEqual(problems, []);
+    });
+  });
+});

@@ -41,7 +41,7 @@ function multi<T extends string>(bar: Sel, name: string, values: readonly T[], c
   const box = add(d, 'div', 'multi-box');
   for (const v of values) {
     const label = add(box, 'label');
-    label.append('input').attr('type', 'checkbox').attr('value', v).property('checked', chosen.includes(v))
+    label.append('input').attr('type', 'checkbox').attr('name', name).attr('value', v).property('checked', chosen.includes(v))
       .on('change', () => {
         const now = box.selectAll<HTMLInputElement, unknown>('input').nodes().filter((i) => i.checked).map((i) => i.value as T);
         onChange(now);
@@ -51,7 +51,31 @@ function multi<T extends string>(bar: Sel, name: string, values: readonly T[], c
   if (chosen.length) add(box, 'button', 'link', 'show all').attr('type', 'button').on('click', () => onChange([]));
 }
 
+/**
+ * The toolbar is drawn again whenever the map reloads, which is after every change made in it: an
+ * open dropdown stays open (picking several namespaces out of 200 needs no reopening each time)
+ * and the focused control keeps the focus (a keyboard user is not thrown back to the page's top).
+ */
+function keepingOpenAndFocus(bar: Sel, draw: () => void): void {
+  const open = bar.selectAll<HTMLDetailsElement, unknown>('details[open]').nodes().map((d) => d.className);
+  const active = document.activeElement;
+  const focused = active instanceof HTMLElement && bar.node()!.contains(active) ? active : null;
+  // A control by its name (and a checkbox by its value too), a dropdown's summary by its dropdown.
+  const isSame = focused === null ? null : focused.localName === 'summary'
+    ? (n: HTMLElement) => n.localName === 'summary' && n.parentElement!.className === focused.parentElement!.className
+    : (n: HTMLElement) => n.getAttribute('name') === focused.getAttribute('name') && n.getAttribute('value') === focused.getAttribute('value');
+  draw();
+  bar.selectAll<HTMLDetailsElement, unknown>('details').each(function () { if (open.includes(this.className)) this.open = true; });
+  if (isSame !== null && (focused!.localName === 'summary' || focused!.hasAttribute('name'))) {
+    bar.selectAll<HTMLElement, unknown>('summary, input, select, button').nodes().find(isSame)?.focus();
+  }
+}
+
 export function renderToolbar(bar: Sel, s: ViewState, summary: Summary, nodeIds: string[], events: ToolbarEvents): void {
+  keepingOpenAndFocus(bar, () => drawToolbar(bar, s, summary, nodeIds, events));
+}
+
+function drawToolbar(bar: Sel, s: ViewState, summary: Summary, nodeIds: string[], events: ToolbarEvents): void {
   clear(bar);
   const lvl = add(bar, 'label', 'field');
   add(lvl, 'span', undefined, 'Level ');
