@@ -688,6 +688,13 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         const drawnNodes = await nodeCount(page);
         assert.ok(drawnNodes > 0 && drawnNodes < g.nodes.length, `${drawnNodes} of ${g.nodes.length} drawn`);
         assert.ok(await page.locator('.map-area .map-status').isHidden(), 'the map itself is shown');
+        // The notice is the map's: not on the readiness page, back with the map.
+        await page.locator('a.view-readiness').click();
+        await page.locator('table.ns-readiness').waitFor({ timeout: 60_000 });
+        assert.ok(await notice.isHidden(), 'no map notice on the readiness page');
+        await page.locator('a.view-map').click();
+        await notice.waitFor();
+        assert.equal(await notice.textContent(), text);
         assert.deepEqual(problems, []);
       });
     } finally {
@@ -788,7 +795,7 @@ describe('the map follows the size of its area, in Chromium', { skip: noBrowser,
   });
 });
 
-describe('filters keep the user\'s place, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+describe('filters and the time window keep the user\'s place and a way out, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
   const fx = demoInChromium();
 
   it('the namespaces dropdown stays open while several are picked, and a keyboard pick keeps the focus', async () => {
@@ -811,6 +818,44 @@ describe('filters keep the user\'s place, in Chromium', { skip: noBrowser, timeo
       const want = await apiJson<ApiGraph>(fx.demo!.url, '/api/graph?namespace=payments');
       await until(`${want.nodes.length} nodes are drawn`, async () => (await nodeCount(page)) === want.nodes.length);
       assert.deepEqual(problems, []);
+    });
+  });
+
+  it('filters the API refuses (a window ending before it starts) offer to clear them, not to ask again', async () => {
+    const whole = await apiJson<ApiGraph>(fx.demo!.url, '/api/graph');
+    await withPage(fx.browser!, async (page) => {
+      await ready(page, `${fx.demo!.url}?since=2026-11-24T00:00:00Z&until=2026-11-23T00:00:00Z`);
+      const status = page.locator('.map-area .map-status');
+      await status.locator('.status-title', { hasText: 'The map cannot be drawn for these filters' }).waitFor();
+      assert.match(await status.textContent() ?? '', /since must be before until/);
+      await status.locator('button.status-action', { hasText: 'Clear the filters' }).click();
+      await page.waitForURL((u) => !u.searchParams.has('since') && !u.searchParams.has('until'));
+      await edgesAre(page, whole.edges.length);
+      assert.ok(await status.isHidden());
+    });
+  });
+
+  it('the readiness page says which window it judges and goes back to the whole recording', async () => {
+    const sum = await apiJson<{ window: { last_seen: string } }>(fx.demo!.url, '/api/summary');
+    const since = new Date(Date.parse(sum.window.last_seen) - 3000).toISOString();
+    const whole = await apiJson<{ namespaces: Array<{ workloads: unknown[] }> }>(fx.demo!.url, '/api/readiness');
+    const rows = whole.namespaces.reduce((n, ns) => n + ns.workloads.length, 0);
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, `${fx.demo!.url}?view=readiness&since=${since}`);
+      const line = page.locator('.readiness-head .window-line');
+      await line.waitFor();
+      assert.ok((await line.textContent() ?? '').startsWith(`Window: from ${since.replace('T', ' ').replace(/\.\d+Z$/, 'Z')}`), await line.textContent() ?? '');
+      await line.locator('button.whole-recording').click();
+      await page.waitForURL((u) => !u.searchParams.has('since') && u.searchParams.get('view') === 'readiness');
+      await page.locator('.readiness-head .window-line', { hasText: /^Window: whole recording$/ }).waitFor();
+      await until(`${rows} workloads are listed`, async () => (await page.locator('table.wl-readiness tbody tr').count()) === rows);
+      assert.deepEqual(problems, []);
+      // A window the API refuses: the way out is there too.
+      await ready(page, `${fx.demo!.url}?view=readiness&since=2026-11-24T00:00:00Z&until=2026-11-23T00:00:00Z`);
+      await page.locator('.readiness-area .status-title', { hasText: 'Could not check readiness' }).waitFor();
+      await page.locator('.readiness-area button.status-action', { hasText: 'Judge the whole recording' }).click();
+      await page.locator('table.wl-readiness').waitFor();
+      assert.equal(new URL(page.url()).search, '?view=readiness');
     });
   });
 });

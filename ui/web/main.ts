@@ -11,7 +11,7 @@ import { add, clear, download, wrap, type Sel } from './dom.js';
 import { computeLayout } from './layout.js';
 import { renderLegend } from './legend.js';
 import { renderPanel } from './panel.js';
-import { renderReadiness } from './readiness-view.js';
+import { renderReadiness, windowText } from './readiness-view.js';
 import { MapView } from './render.js';
 import { DEFAULT_STATE, graphQuery, parseState, toSearch, windowQuery, type ViewState } from './state.js';
 import { renderToolbar } from './toolbar.js';
@@ -25,6 +25,8 @@ let state: ViewState = parseState(location.search);
 let summary: Summary | null = null;
 let graph: Graph | null = null;
 let graphKey = '';
+/** The map's own notice (a graph too big to draw whole): shown on the map view only. */
+let mapNotice = '';
 let graphAbort: AbortController | null = null;
 let panelAbort: AbortController | null = null;
 
@@ -76,12 +78,20 @@ function signIn(): void {
   location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
 }
 
+const clearFilters = { label: 'Clear the filters', run: () => { void setState({ ...DEFAULT_STATE, view: 'map' }); } };
+
 function showError(err: unknown): void {
   if (err instanceof ApiError && err.kind === 'unauthorized') { signIn(); return; }
   const msg = err instanceof Error ? err.message : String(err);
+  mapArea.classed('has-status', true);
+  // Refused filters (a window whose start is after its end, typed or in a link): asking again
+  // gets the same answer, clearing them does not.
+  if (err instanceof ApiError && err.kind === 'bad-request') {
+    showStatus(mapStatus, 'The map cannot be drawn for these filters', [msg], clearFilters);
+    return;
+  }
   const title = err instanceof ApiError && err.kind === 'unreachable' ? 'The trustmap server is not answering' : 'Something went wrong';
   showStatus(mapStatus, title, [msg], { label: 'Try again', run: () => { summary = null; graphKey = ''; void render(); } });
-  mapArea.classed('has-status', true);
 }
 
 async function loadSummary(): Promise<Summary | null> {
@@ -171,15 +181,16 @@ async function renderMap(s: Summary): Promise<void> {
     graph = g;
     graphKey = key;
     const { graph: drawn, cut } = trim(g);
-    notice.attr('hidden', cut ? null : '').text(cut
+    mapNotice = cut
       ? `This graph has ${g.nodes.length.toLocaleString('en')} nodes and ${g.edges.length.toLocaleString('en')} edges; the map shows the busiest ${drawn.edges.length.toLocaleString('en')} edges. Narrow it with the filters.`
-      : '');
+      : '';
     map.draw(drawn, computeLayout(drawn));
     const kinds = NODE_KINDS.filter((k) => drawn.nodes.some((n) => n.kind === k)) as NodeKind[];
     renderLegend(legend, kinds.length ? kinds : ['workload']);
     renderToolbar(toolbar, state, s, g.nodes.map((n) => n.id), toolbarEvents);
   }
   const g = graph;
+  notice.attr('hidden', mapNotice ? null : '').text(mapNotice);
   if (s.counts.call_rows === 0) {
     showStatus(mapStatus, 'No calls recorded yet', [
       'This store is empty. Record some traffic, then reload:',
@@ -188,8 +199,7 @@ async function renderMap(s: Summary): Promise<void> {
     ]);
     mapArea.classed('has-status', true);
   } else if (g.nodes.length === 0) {
-    showStatus(mapStatus, 'Nothing matches these filters', ['No calls in this window with this namespace, protocol and security selection.'],
-      { label: 'Clear the filters', run: () => setState({ ...DEFAULT_STATE, view: 'map' }) });
+    showStatus(mapStatus, 'Nothing matches these filters', ['No calls in this window with this namespace, protocol and security selection.'], clearFilters);
     mapArea.classed('has-status', true);
   } else {
     mapStatus.attr('hidden', '');
@@ -220,21 +230,29 @@ async function renderReadinessView(s: Summary): Promise<void> {
     return;
   }
   showStatus(readinessArea, 'Checking readiness…');
+  // The window comes from the map's toolbar, which this view does not show: say which it is, and
+  // offer the whole recording wherever a narrowed one leaves nothing (or nothing valid) to judge.
+  const { since, until } = state;
+  const isNarrowed = since !== null || until !== null;
+  const wholeRecording = { label: 'Judge the whole recording', run: () => { void setState({ since: null, until: null }); } };
   try {
     const report = await api.readiness(windowQuery(state));
     if (state.view !== 'readiness') return;
     if (report.namespaces.length === 0) {
-      showStatus(readinessArea, 'No workloads to judge', ['Readiness needs calls between workloads; this store or window has none.']);
+      showStatus(readinessArea, 'No workloads to judge', ['Readiness needs calls between workloads; this store or window has none.',
+        `Window: ${windowText(since, until)}`], isNarrowed ? wholeRecording : undefined);
       return;
     }
-    renderReadiness(readinessArea, report, state.sort, {
+    renderReadiness(readinessArea, report, state.sort, { since, until }, {
       openWorkload: (id) => { void focusOn(id); },
       openNamespace: (ns) => setState({ view: 'map', namespaces: [ns], node: null }),
       sort: (sort) => setState({ sort }, false),
+      wholeRecording: wholeRecording.run,
     });
   } catch (err) {
     if (err instanceof ApiError && err.kind === 'unauthorized') { signIn(); return; }
-    showStatus(readinessArea, 'Could not check readiness', [err instanceof Error ? err.message : String(err)]);
+    showStatus(readinessArea, 'Could not check readiness', [err instanceof Error ? err.message : String(err), `Window: ${windowText(since, until)}`],
+      isNarrowed ? wholeRecording : undefined);
   }
 }
 
@@ -252,7 +270,6 @@ const toolbarEvents = {
     const hit = graph.nodes.find((n) => n.id.toLowerCase() === t) ?? graph.nodes.find((n) => n.name.toLowerCase() === t)
       ?? graph.nodes.find((n) => n.id.toLowerCase().includes(t));
     if (!hit) { notice.attr('hidden', null).text(`No node matches "${text}" in this view.`); return; }
-    notice.attr('hidden', '');
     void focusOn(hit.id);
   },
   fit: () => map.fit(),
@@ -297,6 +314,7 @@ async function render(): Promise<void> {
   } else {
     clear(panel).attr('hidden', '');
     main.classed('with-panel', false);
+    notice.attr('hidden', '');
     await renderReadinessView(s);
   }
   document.body.dataset.ready = 'true';

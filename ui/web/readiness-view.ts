@@ -8,6 +8,25 @@ export interface ReadinessEvents {
   openWorkload(id: string): void;
   openNamespace(ns: string): void;
   sort(sort: string): void;
+  /** Judges the whole recording again (the map's toolbar, where the window is set, is not on this view). */
+  wholeRecording(): void;
+}
+
+/** "whole recording", "from A", "until B" or "A – B": which calls the verdicts are judged on. */
+export function windowText(since: string | null, until: string | null): string {
+  if (since === null && until === null) return 'whole recording';
+  if (until === null) return `from ${shortTime(since)}`;
+  if (since === null) return `until ${shortTime(until)}`;
+  return `${shortTime(since)} – ${shortTime(until)}`;
+}
+
+/** The window line above the verdicts, with a way back to the whole recording when narrowed. */
+function renderWindowLine(host: Sel, since: string | null, until: string | null, events: Pick<ReadinessEvents, 'wholeRecording'>): void {
+  const line = add(host, 'p', 'window-line muted', `Window: ${windowText(since, until)}`);
+  if (since !== null || until !== null) {
+    line.append('span').text(' ');
+    add(line, 'button', 'link whole-recording', 'judge the whole recording').attr('type', 'button').on('click', () => events.wholeRecording());
+  }
 }
 
 interface Row {
@@ -51,13 +70,14 @@ function compare(key: keyof Row): (a: Row, b: Row) => number {
   };
 }
 
-export function renderReadiness(host: Sel, report: ReadinessReport, sort: string | null, events: ReadinessEvents): void {
+export function renderReadiness(host: Sel, report: ReadinessReport, sort: string | null, window: { since: string | null; until: string | null }, events: ReadinessEvents): void {
   clear(host);
   const top = add(host, 'div', 'readiness-head');
   add(top, 'h2', undefined, 'Strict mTLS readiness');
   const overall = add(top, 'p');
   add(overall, 'span', undefined, 'Overall: ');
   add(overall, 'span', `verdict v-${report.verdict}`, report.verdict);
+  renderWindowLine(top, window.since, window.until, events);
 
   const nsTable = add(host, 'table', 'ns-readiness');
   const nsHead = add(add(nsTable, 'thead'), 'tr');
