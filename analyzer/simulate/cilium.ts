@@ -72,6 +72,10 @@ type Cnp = LoadedPolicy<CiliumSpec>;
 type CRule = z.infer<typeof ruleSchema>;
 type Direction = 'ingress' | 'egress';
 
+/** Whether a CiliumNetworkPolicy has rules for the endpoints it selects in this direction. */
+export const hasRulesFor = (p: LoadedPolicy, dir: Direction): boolean =>
+  (p as Cnp).spec.rules.some((r) => r[dir] != null || r[dir === 'ingress' ? 'ingressDeny' : 'egressDeny'] != null);
+
 const NS_KEY = 'io.kubernetes.pod.namespace';
 const NS_LABELS = 'io.cilium.k8s.namespace.labels.';
 

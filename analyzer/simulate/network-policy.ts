@@ -59,6 +59,10 @@ export function policyTypes(spec: NetworkPolicySpec): Set<'Ingress' | 'Egress'> 
   return new Set((spec.egress ?? []).length > 0 ? ['Ingress', 'Egress'] : ['Ingress']);
 }
 
+/** Whether a NetworkPolicy isolates the pods it selects in this direction. */
+export const isolatesPods = (p: LoadedPolicy, dir: Direction): boolean =>
+  policyTypes((p as LoadedPolicy<NetworkPolicySpec>).spec).has(dir === 'ingress' ? 'Ingress' : 'Egress');
+
 /** Whether `peer` (the other end) is one of a rule's peers; the policy's namespace scopes podSelector. */
 function peerMatch(p: NpPeer, other: Peer, policyNs: string): Tri {
   if (p.ipBlock != null) return ipIn(other.ip, p.ipBlock.cidr, p.ipBlock.except ?? []);

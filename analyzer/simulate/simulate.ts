@@ -7,12 +7,12 @@ import { DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
 import type { Db } from '../../collector/store/db.js';
 import { simulationCalls } from './calls.js';
 import { loadPolicyTexts } from './load.js';
-import { evaluateCilium } from './cilium.js';
+import { evaluateCilium, hasRulesFor } from './cilium.js';
 import { sidecarNote, type IstioOptions } from './istio-common.js';
 import { evaluateAuthorization } from './istio-authorization.js';
 import { evaluatePeerAuthentication } from './istio-peer-authentication.js';
 import { POLICY_KINDS, type CallVerdict, type Finding, type LayerResult, type LoadedPolicy, type LoadResult, type SimCall, type SimulationReport, type SimVerdict } from './model.js';
-import { evaluateNetworkPolicy } from './network-policy.js';
+import { evaluateNetworkPolicy, isolatesPods } from './network-policy.js';
 import { hasKind, policiesIn } from './policy-index.js';
 
 export const simulateOptionsSchema = z.object({
@@ -36,10 +36,41 @@ function serviceDestination(policies: LoadedPolicy[], call: SimCall, o: IstioOpt
   };
 }
 
+/** Whether a policy can refuse calls at that end: Istio's act on the destination's sidecar. */
+function actsAt(p: LoadedPolicy, dir: 'ingress' | 'egress'): boolean {
+  switch (p.ref.kind) {
+    case 'NetworkPolicy': return isolatesPods(p, dir);
+    case 'CiliumNetworkPolicy': return hasRulesFor(p, dir);
+    default: return dir === 'ingress';
+  }
+}
+
+/**
+ * An end the inventory does not know is probably a pod it does not list (docs/identity.md,
+ * `unattributed`): which policies select it, and so whether they let the call through, is
+ * unknown. Any policy of a kind that applies at that end makes the call indeterminate, never
+ * allowed (as for a Service whose answering pod is unknown, above).
+ */
+function unknownEnd(policies: LoadedPolicy[], call: SimCall): LayerResult | null {
+  const isSource = call.source.kind === 'unattributed' && policies.some((p) => actsAt(p, 'egress'));
+  const isDest = call.destination.kind === 'unattributed' && policies.some((p) => actsAt(p, 'ingress'));
+  if (!isDest && !isSource) return null;
+  const ends = [...(isSource ? [call.source.id] : []), ...(isDest ? [call.destination.id] : [])];
+  const one = ends.length === 1;
+  return {
+    // No one policy decides: any of them may select the unknown pod.
+    finding: {
+      layer: 'unknown-address', verdict: 'indeterminate', policy: null,
+      reason: `${ends.join(' and ')} ${one ? 'is' : 'are'} not in the inventory (probably ${one ? 'an unlisted pod' : 'unlisted pods'}): whether the policies select ${one ? 'it' : 'them'} is unknown; load a fresher inventory`,
+    },
+    matched: [], notes: [],
+  };
+}
+
 /** Every layer's answer for one call. */
 export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOptions): CallVerdict {
   const layers: LayerResult[] = [
-    ...[serviceDestination(policies, call, o)].filter((x): x is LayerResult => x !== null),
+    ...[serviceDestination(policies, call, o), unknownEnd(policies, call)].filter((x): x is LayerResult => x !== null),
     evaluatePeerAuthentication(policies, call, o),
     evaluateAuthorization(policies, call, o),
     ...evaluateNetworkPolicy(policies, call),

@@ -59,6 +59,24 @@ describe('NetworkPolicy details', () => {
     assert.equal(run(np('podSelector: {}\ningress: [{from: [{podSelector: {}}]}]'), call(unknown, api)).verdict, 'indeterminate');
     assert.equal(run(np('podSelector: {}\ningress: [{from: [{ipBlock: {cidr: 10.9.0.0/16}}]}]'), call(unknown, api)).verdict, 'allowed');
   });
+
+  it('an end not in the inventory may be a pod a policy selects: indeterminate, never allowed', () => {
+    // docs/identity.md: unattributed addresses are probably pods the inventory does not list.
+    const unknown: Peer = { ...world, id: 'unattributed:10.9.9.9', kind: 'unattributed', ip: '10.9.9.9' };
+    const ingressOnly = np('podSelector: {matchLabels: {app: api}}\ningress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]');
+    const v = run(ingressOnly, call(web, unknown));
+    assert.equal(v.verdict, 'indeterminate', 'the unknown destination may be shop/api');
+    assert.deepEqual(v.findings.map((f) => [f.layer, f.policy]), [['unknown-address', null]]);
+    assert.match(v.findings[0].reason, /^unattributed:10\.9\.9\.9 is not in the inventory \(probably an unlisted pod\)/);
+    // Its egress: only policies that isolate egress can refuse it at an unknown source.
+    assert.equal(run(ingressOnly, call(unknown, web)).verdict, 'allowed');
+    assert.equal(run(np('podSelector: {}\npolicyTypes: [Egress]'), call(unknown, web)).verdict, 'indeterminate');
+    assert.equal(run(cnp('endpointSelector: {}\negress: [{toEntities: [world]}]'), call(unknown, web)).verdict, 'indeterminate');
+    // Istio's policies act on the destination's sidecar: an allow-nothing may cover the unknown pod.
+    const allowNothing = 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-nothing, namespace: shop}\nspec: {}\n';
+    assert.equal(run(allowNothing, call(web, unknown)).verdict, 'indeterminate');
+    assert.equal(run(allowNothing, call(unknown, web)).verdict, 'denied');
+  });
 });
 
 describe('CiliumNetworkPolicy', () => {
