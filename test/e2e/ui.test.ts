@@ -858,4 +858,25 @@ describe('filters and the time window keep the user\'s place and a way out, in C
       assert.equal(new URL(page.url()).search, '?view=readiness');
     });
   });
+
+  it('the keyboard: Enter on a node moves the focus into its panel, Escape or the close button closes it and returns the focus to the node', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
+      const focused = () => page.evaluate('(document.activeElement.getAttribute("data-id") ?? document.activeElement.className) + ":" + document.activeElement.textContent') as Promise<string>;
+      await page.locator('svg.map g.node[data-id="shop/cart"]').focus();
+      await page.keyboard.press('Enter');
+      await page.locator('aside.panel:not([aria-busy]) table.inbound').waitFor();
+      assert.equal(await focused(), 'panel-title:shop/cart');
+      await page.keyboard.press('Escape');
+      await page.locator('aside.panel').waitFor({ state: 'hidden' });
+      assert.equal(new URL(page.url()).searchParams.get('node'), null);
+      assert.match(await focused(), /^shop\/cart:/);
+      await page.keyboard.press('Space');
+      await page.locator('aside.panel:not([aria-busy]) table.inbound').waitFor();
+      await page.locator('aside.panel button.close').click();
+      await page.locator('aside.panel').waitFor({ state: 'hidden' });
+      assert.match(await focused(), /^shop\/cart:/);
+      assert.deepEqual(problems, []);
+    });
+  });
 });

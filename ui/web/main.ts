@@ -43,7 +43,27 @@ const mapStatus = add(mapArea, 'div', 'map-status').attr('role', 'status');
 const legend = add(mapArea, 'div', 'legend');
 const panel = add(main, 'aside', 'panel').attr('hidden', '').attr('aria-label', 'details');
 const readinessArea = add(main, 'section', 'readiness-area').attr('hidden', '');
-const map = new MapView(mapArea.node()!, { select: (id) => setState({ node: id }) });
+const map = new MapView(mapArea.node()!, {
+  select: (id, byKeyboard) => {
+    // From the keyboard, the focus follows into the panel (after the node, thousands of other
+    // nodes come before it in tab order); Escape brings it back.
+    void setState({ node: id }).then(() => { if (byKeyboard && state.node === id) panel.select<HTMLElement>('.panel-title').node()?.focus(); });
+  },
+});
+
+/** Escape closes the side panel and gives the focus back to its node (outside the toolbar, whose dropdowns and fields have their own). */
+document.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Escape' || state.view !== 'map' || state.node === null) return;
+  if (ev.target instanceof Node && toolbar.node()!.contains(ev.target)) return;
+  ev.preventDefault();
+  closePanel();
+});
+
+/** Closes the side panel; the focus goes back to the node it was about, not to the page's top. */
+function closePanel(): void {
+  const id = state.node;
+  void setState({ node: null }).then(() => { if (id !== null) map.focusNode(id); });
+}
 
 for (const [view, label] of [['map', 'Map'], ['readiness', 'Readiness']] as const) {
   add(nav, 'a', `view-link view-${view}`, label).attr('href', view === 'map' ? '?' : '?view=readiness')
@@ -218,7 +238,7 @@ async function renderSidePanel(s: Summary): Promise<void> {
   main.classed('with-panel', true);
   const ctl = (panelAbort = new AbortController());
   await renderPanel(panel, state.node, state.level, windowQuery(state), s, {
-    close: () => setState({ node: null }),
+    close: closePanel,
     focus: (id) => { void focusOn(id); },
   }, ctl.signal);
 }

@@ -54,7 +54,8 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
 export async function renderPanel(host: Sel, id: string, level: Level, window: URLSearchParams, summary: Summary, events: PanelEvents, signal: AbortSignal): Promise<void> {
   clear(host).attr('hidden', null).attr('aria-busy', 'true');
   const head = add(host, 'div', 'panel-head');
-  add(head, 'h2', 'panel-title', id);
+  // Focusable from script only: a node chosen with the keyboard moves the focus here.
+  add(head, 'h2', 'panel-title', id).attr('tabindex', -1);
   add(head, 'button', 'close', '×').attr('type', 'button').attr('aria-label', 'close the panel').on('click', () => events.close());
   const body = add(host, 'div', 'panel-body');
   add(body, 'p', 'muted', 'Loading…');

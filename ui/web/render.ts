@@ -39,7 +39,8 @@ interface NodeDatum { node: GraphNode; x: number; y: number }
 interface EdgeDatum { edge: GraphEdge; cls: SecurityClass; width: number; source: NodeDatum; target: NodeDatum }
 
 export interface MapEvents {
-  select(id: string): void;
+  /** `byKeyboard`: chosen with Enter or Space on the focused node, not clicked. */
+  select(id: string, byKeyboard: boolean): void;
 }
 
 /** A quadratic curve from a to b bending to the left of the direction of travel (so a→b and b→a do not overlap), trimmed at both nodes. */
@@ -192,8 +193,8 @@ export class MapView {
       .attr('fill', '#1f2630').attr('stroke', '#ffffff').attr('stroke-width', 3).attr('stroke-linejoin', 'round')
       .attr('paint-order', 'stroke').text((d) => shortLabel(d.node));
     this.nodeSel
-      .on('click', (ev: MouseEvent, d) => { ev.stopPropagation(); this.events.select(d.node.id); })
-      .on('keydown', (ev: KeyboardEvent, d) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); this.events.select(d.node.id); } })
+      .on('click', (ev: MouseEvent, d) => { ev.stopPropagation(); this.events.select(d.node.id, false); })
+      .on('keydown', (ev: KeyboardEvent, d) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); this.events.select(d.node.id, true); } })
       .on('mouseenter', (ev: MouseEvent, d) => this.showTooltip(ev, nodeTooltip(d.node, this.edgesByNode.get(d.node.id) ?? [])))
       .on('mousemove', (ev: MouseEvent) => this.moveTooltip(ev))
       .on('mouseleave', () => this.hideTooltip());
@@ -237,6 +238,13 @@ export class MapView {
     for (const e of (id && this.edgesByNode.get(id)) || []) { near.add(e.edge.source); near.add(e.edge.target); }
     this.nodeSel?.classed('hl', (d) => near.has(d.node.id)).classed('selected', (d) => d.node.id === id);
     this.edgeSel?.classed('hl', (d) => d.edge.source === id || d.edge.target === id);
+  }
+
+  /** Gives a drawn node the keyboard focus (without scrolling the map's area); false when it is not drawn. */
+  focusNode(id: string): boolean {
+    const el = this.nodeSel?.filter((d) => d.node.id === id).node();
+    el?.focus({ preventScroll: true });
+    return el != null;
   }
 
   /** Centres the view on a node, zoomed in enough to read it. */
