@@ -432,7 +432,8 @@ const byIdOf = new WeakMap<Graph, ReadonlyMap<string, GraphNode>>();
  * Calls whose callee stayed a Service at workload level: only its ClusterIP was seen and it has
  * several backends, so nobody knows which workload answered (docs/graph.md, services pass). No
  * policy can be attached to them: each is a blocker on the Service (callers named) and, for formats
- * with egress rules, on the caller's own egress. Never silently dropped.
+ * with egress rules, on the caller's own egress. Never silently dropped. Likewise calls to an
+ * address the inventory does not know.
  */
 export function unresolvedServiceBlockers(graph: Graph, namespaces: string[] | undefined, withEgress: boolean): PolicyBlocker[] {
   const byId = nodesById(graph);
@@ -441,8 +442,16 @@ export function unresolvedServiceBlockers(graph: Graph, namespaces: string[] | u
   for (const e of graph.edges) {
     const t = byId.get(e.target);
     const s = byId.get(e.source);
-    if (t?.kind !== 'service' || s === undefined) continue;
+    if (s === undefined) continue;
     const ports = [...new Set(e.calls.map((c) => c.port))].sort((a, b) => a - b).join(', ');
+    // An address the inventory does not know (probably a pod it does not list): no policy selects
+    // it, and a default deny in its namespace, whichever that is, would cut these calls off. Its
+    // namespace is unknown, so only a proposal for every namespace names it. The callers' egress
+    // blockers come from their own peers (l3Peer).
+    if (t?.kind === 'unattributed' && (namespaces === undefined || namespaces.length === 0)) {
+      out.push({ workload: t.id, callers: [s.id], reason: `${t.id} is not in the inventory (${t.reason ?? 'unknown'}): which workload answered on port ${ports} is unknown, so no rule allows these calls and a default deny in its namespace would cut them off; ${t.reason === 'no-inventory' ? 'load an inventory (trustmap inventory load)' : 'load a fresher inventory'}` });
+    }
+    if (t?.kind !== 'service') continue;
     const why = `only the address of Service ${t.id} was seen (port ${ports}), not which of its backends answered: no rule allows these calls; capture where the forwarded copy is visible or load the EndpointSlices`;
     if (wanted(t.namespace)) out.push({ workload: t.id, callers: [s.id], reason: why });
     if (withEgress && s.kind === 'workload' && wanted(s.namespace)) out.push({ workload: s.id, callers: [t.id], reason: `egress: ${why}` });

@@ -142,6 +142,22 @@ describe('generated objects', () => {
     assert.equal(evaluate('linkerd', objects, { source: peer(frontend), destination: peer(catalog), port: 8080, transport: 'tcp', method: 'GET', path: '/api/other', isMtls: true }).ingress, 'denied');
   });
 
+  it('calls to an address the inventory does not know are blockers in every format, never dropped', () => {
+    // Probably a pod the inventory does not list: no rule names it, and its namespace's default
+    // deny (whichever namespace that is) would cut the calls off.
+    const g = shopGraph();
+    g.nodes.push(other('unattributed', '10.244.9.9', ['10.244.9.9']));
+    g.edges.push(edge('shop/frontend', 'unattributed:10.244.9.9', [call(8080, 'http', 'mtls', 'GET', '/x')]));
+    for (const format of POLICY_FORMATS) {
+      const set = generatePolicies(g, shopContext, { ...base, format });
+      const b = set.blockers.find((x) => x.workload === 'unattributed:10.244.9.9');
+      assert.deepEqual(b?.callers, ['shop/frontend'], format);
+      assert.match(b!.reason, /^unattributed:10\.244\.9\.9 is not in the inventory \(unknown-address\): which workload answered on port 8080 is unknown/, format);
+      // Its namespace is unknown: a proposal for named namespaces leaves it to the caller's egress.
+      assert.ok(!generatePolicies(g, shopContext, { ...base, format, namespaces: ['shop'] }).blockers.some((x) => x.workload === 'unattributed:10.244.9.9'), format);
+    }
+  });
+
   it('a workload named like a per-namespace object gets its own name: no two objects of a kind share one', () => {
     // kubectl apply would let the later of two same-named objects replace the other: the
     // namespace's allow-nothing or default-deny would take the workload's allow rules away, and a
