@@ -89,7 +89,11 @@ const shortWindow = (r: ReadinessReport): Blocker | undefined =>
 const summary = (bs: Blocker[] | undefined): string =>
   (bs ?? []).map((b) => (b.count > 0 && b.kind !== 'short-window' ? `${b.kind} (${b.count})` : b.kind)).join(', ');
 
+/** Why there is nothing to list: no workload known at all, so no call could be attributed. */
+const NO_WORKLOADS = 'No workloads known: the inventory lists none and no call was attributed to one. Load an inventory (trustmap inventory load) and run this again.';
+
 export function readinessTable(r: ReadinessReport): string {
+  if (r.namespaces.length === 0) return `${NO_WORKLOADS}\n\nOverall: ${r.verdict}\n`;
   const rows = r.namespaces.flatMap((ns) => (ns.workloads.length === 0
     ? [[ns.namespace, '-', ns.verdict, 'no workloads known', '', '0']]
     : ns.workloads.map((w) => [ns.namespace, printable(w.name), w.verdict, summary(w.blockers), summary(w.warnings), String(w.coverage.calls)])));
@@ -121,6 +125,7 @@ export function readinessMarkdown(r: ReadinessReport): string {
   if (r.window) {
     lines.push(`Observed ${mdEscape(r.window.first_seen ?? 'nothing')} → ${mdEscape(r.window.last_seen ?? 'nothing')}; minimum window ${fmtDuration(r.window.min_window_ms)}.`, '');
   }
+  if (r.namespaces.length === 0) return [...lines, NO_WORKLOADS].join('\n') + '\n';
   lines.push('| Namespace | Workload | Verdict | Blockers | Warnings | Calls |', '|---|---|---|---|---|---:|');
   for (const ns of r.namespaces) {
     if (ns.workloads.length === 0) lines.push(`| ${mdEscape(ns.namespace)} | – | ${ICON[ns.verdict]} ${ns.verdict} | no workloads known | | 0 |`);

@@ -204,6 +204,18 @@ describe('trustmap readiness on the demo recording', () => {
     assert.match(week.stdout, /\n`short-window`: \d+(\.\d)? s of traffic observed; at least 7 d is needed to catch daily and weekly jobs\.\n$/);
   });
 
+  it('a store without an inventory: says why nothing is listed, in the table and in markdown', () => {
+    const bare = join(dir, 'no-inventory.db');
+    assert.equal(runCli(['collect', 'pcap', '--db', bare, join(DEMO, 'capture.pcap')]).code, 0);
+    const hint = 'No workloads known: the inventory lists none and no call was attributed to one. Load an inventory (trustmap inventory load) and run this again.';
+    const t = runCli(['readiness', '--db', bare]);
+    assert.equal(t.code, 1);
+    assert.equal(t.stdout, `${hint}\n\nOverall: insufficient-data\n`);
+    const md = runCli(['readiness', '--db', bare, '--format', 'markdown']);
+    assert.equal(md.code, 1);
+    assert.ok(md.stdout.endsWith(`\n\n${hint}\n`) && !md.stdout.includes('| Namespace |'), md.stdout);
+  });
+
   it('markdown escapes traffic-derived text: no raw <, |, or link syntax from names', () => {
     const { r } = report('--min-window', '1s');
     const evil = '<img src=x onerror=alert(1)>|[click](http://x)';
