@@ -695,6 +695,16 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         await page.locator('a.view-map').click();
         await notice.waitFor();
         assert.equal(await notice.textContent(), text);
+        // A node searched for but not drawn: the notice says so and offers its namespace, where it is.
+        const drawn = new Set(await page.locator('svg.map g.node').evaluateAll((ns) => ns.map((n) => n.getAttribute('data-id'))));
+        const left = (await apiJson<{ nodes: Array<{ id: string; namespace: string | null }> }>(s.url, '/api/graph')).nodes.find((n) => !drawn.has(n.id) && n.namespace !== null)!;
+        await page.locator('form.search input[name="q"]').fill(left.id);
+        await page.locator('form.search input[name="q"]').press('Enter');
+        await page.locator('aside.panel .panel-title', { hasText: left.id }).waitFor();
+        await notice.filter({ hasText: `${left.id} is not drawn: the map shows only the busiest part of this graph.` }).waitFor();
+        await notice.locator('button.show-namespace').click();
+        await page.waitForURL((u) => u.searchParams.get('ns') === left.namespace && u.searchParams.get('node') === left.id);
+        await until(`${left.id} is drawn and selected`, async () => /\bselected\b/.test(await page.locator(`svg.map g.node[data-id="${left.id}"]`).getAttribute('class') ?? ''), 30_000);
         assert.deepEqual(problems, []);
       });
     } finally {
@@ -876,6 +886,20 @@ describe('filters and the time window keep the user\'s place and a way out, in C
       await page.locator('aside.panel button.close').click();
       await page.locator('aside.panel').waitFor({ state: 'hidden' });
       assert.match(await focused(), /^shop\/cart:/);
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  it('a peer the filters leave off the map: following its link says so instead of nothing', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, `${fx.demo!.url}?infra=hide&node=shop%2Ffrontend`);
+      await page.locator('aside.panel table.inbound a.peer', { hasText: 'node:tm-node-1' }).click();
+      await page.locator('aside.panel .panel-title', { hasText: 'node:tm-node-1' }).waitFor();
+      await page.locator('.notice', { hasText: 'node:tm-node-1 is not on the map with these filters.' }).waitFor();
+      // One callee, not "1 callees".
+      await ready(page, `${fx.demo!.url}?node=legacy%2Freport-job`);
+      await page.locator('aside.panel:not([aria-busy]) table.outbound').waitFor();
+      assert.deepEqual(await page.locator('aside.panel h3').allTextContents(), ['Strict mTLS readiness', 'Inbound (0 callers)', 'Outbound (1 callee)', 'Proposed policies']);
       assert.deepEqual(problems, []);
     });
   });

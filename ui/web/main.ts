@@ -279,7 +279,23 @@ async function renderReadinessView(s: Summary): Promise<void> {
 /** Selects a node and centres the map on it once the side panel has taken its place. */
 async function focusOn(id: string): Promise<void> {
   await setState({ view: 'map', node: id });
-  map.focus(id);
+  if (map.focus(id) || graph === null) return;
+  // Its panel is open but the map cannot show it; saying nothing looked like a search that failed.
+  const node = graph.nodes.find((n) => n.id === id);
+  if (node === undefined) {
+    // A peer in the panel whose calls the filters leave out (a kubelet probe with infrastructure hidden).
+    notice.attr('hidden', null).text(`${id} is not on the map with these filters.`);
+    return;
+  }
+  // In the graph but left out of a map too big to draw whole.
+  const ns = node.namespace;
+  const msg = `${id} is not drawn: the map shows only the busiest part of this graph.`;
+  const canNarrow = ns !== null && !(state.namespaces.length === 1 && state.namespaces[0] === ns);
+  notice.attr('hidden', null).text(canNarrow ? `${msg} ` : `${msg} Narrow it with the filters to see it.`);
+  if (canNarrow) {
+    add(notice, 'button', 'link show-namespace', `Show its namespace, ${ns}`).attr('type', 'button')
+      .on('click', () => { void setState({ namespaces: [ns] }).then(() => map.focus(id)); });
+  }
 }
 
 const toolbarEvents = {

@@ -91,9 +91,10 @@ export async function renderPanel(host: Sel, id: string, level: Level, window: U
     void renderVerdict(ready, n, window, signal);
   }
 
-  add(body, 'h3', undefined, `Inbound (${d.callers.length} callers)`);
+  const count = (n: number, one: string, many: string) => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+  add(body, 'h3', undefined, `Inbound (${count(d.callers.length, 'caller', 'callers')})`);
   callsTable(body, d.callers, 'caller', events, 'inbound');
-  add(body, 'h3', undefined, `Outbound (${d.callees.length} callees)`);
+  add(body, 'h3', undefined, `Outbound (${count(d.callees.length, 'callee', 'callees')})`);
   callsTable(body, d.callees, 'callee', events, 'outbound');
 
   if (n.kind === 'workload') renderPolicies(body, n.id, window, summary, signal);
