@@ -263,15 +263,26 @@ function isEveryCall(edge: GraphEdge, calls: EdgeCall[]): boolean {
 
 function opsOf(edge: GraphEdge, g: Granularity, calls: EdgeCall[]): EdgeOps {
   const ops: Op[] = [];
+  const skipped: Array<{ c: EdgeCall; reason: string }> = [];
   const skips = new Map<string, number>();
   let count = 0;
   let last = '';
-  for (const c of calls) {
-    const o = toOp(c, g);
-    if (typeof o === 'string') { skips.set(o, (skips.get(o) ?? 0) + c.count); continue; }
-    ops.push(o);
+  const allow = (c: EdgeCall) => {
     count += c.count;
     if (c.last_seen > last) last = c.last_seen;
+  };
+  for (const c of calls) {
+    const o = toOp(c, g);
+    if (typeof o === 'string') { skipped.push({ c, reason: o }); continue; }
+    ops.push(o);
+    allow(c);
+  }
+  // A call left out for its method or path is still allowed when the same port is allowed whole
+  // (a call there showed no method or path): not a blocker, nothing is cut off.
+  const wholePorts = new Set(ops.filter((o) => o.method === null).map((o) => `${o.port}/${o.transport}`));
+  for (const { c, reason } of skipped) {
+    if (wholePorts.has(`${c.port}/${c.transport}`)) allow(c);
+    else skips.set(reason, (skips.get(reason) ?? 0) + c.count);
   }
   return Object.freeze({
     ops: Object.freeze(minimal(ops)),

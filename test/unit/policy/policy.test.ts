@@ -142,6 +142,20 @@ describe('generated objects', () => {
     assert.equal(evaluate('linkerd', objects, { source: peer(frontend), destination: peer(catalog), port: 8080, transport: 'tcp', method: 'GET', path: '/api/other', isMtls: true }).ingress, 'denied');
   });
 
+  it('a call left out for its method or path on a port allowed whole is no blocker: nothing is cut off', () => {
+    // shop/frontend -> shop/checkout: TLS on 8080 (allowed on the whole port); a request with a
+    // method that is not an HTTP token on the same port is covered by that, one on 9090 is not.
+    const g = shopGraph();
+    const fe = g.edges.find((e) => e.source === 'shop/frontend' && e.target === 'shop/checkout')!;
+    fe.calls.push(call(8080, 'http', 'mtls', 'G E T', '/x', 2), call(9090, 'http', 'mtls', 'G E T', '/x', 3));
+    for (const format of POLICY_FORMATS) {
+      const set = generatePolicies(g, shopContext, { ...base, format });
+      const left = set.blockers.filter((b) => b.workload === 'shop/checkout' && /left out/.test(b.reason)).map((b) => b.reason);
+      // NetworkPolicy allows ports only: methods are never looked at.
+      assert.deepEqual(left, format === 'netpol' ? [] : ['3 calls left out: method is not an HTTP token'], format);
+    }
+  });
+
   it('calls to an address the inventory does not know are blockers in every format, never dropped', () => {
     // Probably a pod the inventory does not list: no rule names it, and its namespace's default
     // deny (whichever namespace that is) would cut the calls off.
