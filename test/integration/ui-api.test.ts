@@ -321,6 +321,12 @@ describe('trustmap serve: off loopback', { timeout: 60_000 }, () => {
     const missing = runCli(['serve', '--db', join(tempDir(), 'none.db'), '--port', '0']);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /^error: no store at [^\n]*none\.db: record calls into it first [^\n]*\n$/);
+    // An empty file, or another program's SQLite database: refused at start, not a 500 on every request.
+    const zero = join(tempDir(), 'zero.db');
+    writeFileSync(zero, '');
+    const empty = runCli(['serve', '--db', zero, '--port', '0']);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /^error: [^\n]*zero\.db is not a trustmap store \(it has no trustmap tables\): record calls into it first [^\n]*\n$/);
   });
 
   for (const how of ['TRUSTMAP_TOKEN', '--token-file'] as const) {

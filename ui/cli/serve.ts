@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
 import { openDb } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_OK, InputError, parseFlags, UsageError } from '../../collector/cli/support.js';
-import type { Db } from '../../collector/store/db.js';
+import { schemaVersion, type Db } from '../../collector/store/db.js';
 import { storeAnalysis } from '../api/analysis.js';
 import { IngestTokens, TokenFileError } from '../api/ingest-tokens.js';
 import { duration } from '../api/params.js';
@@ -77,6 +77,12 @@ Examples:
     const writer: Db | null = tokens ? openDb(flags.db) : null;
     const db = openDb(flags.db, true);
     const closeAll = () => { db.close(); writer?.close(); };
+    // A read-only open does not migrate: an empty file (touch trustmap.db) or another program's
+    // SQLite database opens fine and then every API request failed with "no such table" (500).
+    if (schemaVersion(db) === 0) {
+      closeAll();
+      throw new InputError(`${flags.db} is not a trustmap store (it has no trustmap tables): record calls into it first (trustmap collect ...), or name another with --db or $TRUSTMAP_DB`);
+    }
     const onHangup = () => tokens?.reload();
     if (tokens) process.on('SIGHUP', onHangup);
     let running;
