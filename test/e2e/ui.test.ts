@@ -785,6 +785,30 @@ describe('the map follows the size of its area, in Chromium', { skip: noBrowser,
     });
   });
 
+  it('the legend folds away (and starts folded on a small screen), and stays as the user left it when the map reloads', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      const legend = page.locator('.map-area details.legend');
+      const isOpen = () => legend.evaluate((d) => (d as unknown as { open: boolean }).open);
+      await ready(page, fx.demo!.url);
+      assert.equal(await isOpen(), true);
+      await legend.locator('summary').click();
+      assert.equal(await isOpen(), false);
+      assert.ok((await legend.boundingBox())!.height < 40, 'folded to one line');
+      await page.locator('input[name="hide-infra"]').check();
+      await page.waitForURL(/infra=hide/);
+      await page.waitForSelector('body[data-ready="true"]');
+      await until('the map is redrawn', async () => (await page.locator('g.node.kind-node').count()) === 0);
+      assert.equal(await isOpen(), false, 'still folded after the reload');
+      await page.setViewportSize({ width: 420, height: 800 });
+      await ready(page, fx.demo!.url);
+      assert.equal(await isOpen(), false, 'folded on a small screen');
+      await legend.locator('summary').click();
+      assert.match(await legend.textContent() ?? '', /mutual TLS/);
+      assert.equal(await isOpen(), true);
+      assert.deepEqual(problems, []);
+    });
+  });
+
   it('a narrow window puts the panel under the map, and widening it frames the map again', async () => {
     await withPage(fx.browser!, async (page, problems) => {
       await page.setViewportSize({ width: 420, height: 800 });

@@ -4,8 +4,10 @@ import type { NodeKind } from '../../analyzer/model.js';
 import { add, clear, type Sel } from './dom.js';
 import { KIND_SHAPES, SECURITY_CLASSES, SECURITY_COLOURS, SECURITY_LABELS } from './render.js';
 
+/** Fills `host`, a <details> the user can fold so the legend does not hide the nodes under it. */
 export function renderLegend(host: Sel, kinds: NodeKind[]): void {
   clear(host);
+  add(host, 'summary', 'legend-toggle', 'Legend');
   add(host, 'div', 'legend-title', 'Edges');
   for (const c of SECURITY_CLASSES) {
     const row = add(host, 'div', 'legend-row');

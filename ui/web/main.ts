@@ -40,7 +40,8 @@ const notice = add(app, 'div', 'notice').attr('role', 'status').attr('hidden', '
 const main = add(app, 'main', 'content');
 const mapArea = add(main, 'div', 'map-area');
 const mapStatus = add(mapArea, 'div', 'map-status').attr('role', 'status');
-const legend = add(mapArea, 'div', 'legend');
+// Folded away on a small screen, where it would cover much of the map (and the nodes under it).
+const legend = add(mapArea, 'details', 'legend').property('open', !matchMedia('(max-width: 760px), (max-height: 600px)').matches);
 const panel = add(main, 'aside', 'panel').attr('hidden', '').attr('aria-label', 'details');
 const readinessArea = add(main, 'section', 'readiness-area').attr('hidden', '');
 const map = new MapView(mapArea.node()!, {
