@@ -688,6 +688,12 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         const drawnNodes = await nodeCount(page);
         assert.ok(drawnNodes > 0 && drawnNodes < g.nodes.length, `${drawnNodes} of ${g.nodes.length} drawn`);
         assert.ok(await page.locator('.map-area .map-status').isHidden(), 'the map itself is shown');
+        // A PNG of a map this big: at most 8,192 px a side, the button busy meanwhile.
+        const [png] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.locator('button[name="export-png"]').click()]);
+        const head = readFileSync((await png.path())!).subarray(0, 24);
+        const [w, h] = [head.readUInt32BE(16), head.readUInt32BE(20)];
+        assert.ok(Math.max(w, h) <= 8192 && Math.max(w, h) > 4000, `${w}x${h}`);
+        await page.locator('button[name="export-png"]:not([disabled])', { hasText: /^PNG$/ }).waitFor();
         // The notice is the map's: not on the readiness page, back with the map.
         await page.locator('a.view-readiness').click();
         await page.locator('table.ns-readiness').waitFor({ timeout: 60_000 });
