@@ -2,11 +2,12 @@
 // (exactly the Graph / GraphDiff shapes of analyzer/model.ts, docs/graph.md), dot or mermaid.
 import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
-import { openDb, timeFlag } from '../../collector/cli/commands.js';
+import { timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, parseFlags, printable, table, UsageError } from '../../collector/cli/support.js';
 import { diffWindows } from '../diff.js';
 import { buildGraph } from '../graph.js';
 import { LEVELS, type GraphDiff } from '../model.js';
+import { openStoreToRead } from './open-store.js';
 import { graphDot, graphMermaid, graphTable, securityText } from './render-graph.js';
 
 export const GRAPH_FORMATS = ['table', 'json', 'dot', 'mermaid'] as const;
@@ -73,7 +74,7 @@ Examples:
     }, graphFlags);
     if (args.length > 0) throw new UsageError(`graph takes no arguments (got ${JSON.stringify(args[0])}); did you mean "graph diff"?`);
     checkOrder(flags.since, flags.until, '--since', '--until');
-    const db = openDb(flags.db, true);
+    const db = openStoreToRead(flags.db);
     let text: string;
     try {
       const g = buildGraph(db, {
@@ -141,7 +142,7 @@ Exit codes: 0 no changes, 1 changes found, 2 bad flags or unreadable store.
     const currentSince = flags.since ?? flags['baseline-until'];
     checkOrder(flags['baseline-since'], flags['baseline-until'], '--baseline-since', '--baseline-until');
     checkOrder(currentSince, flags.until, '--since', '--until');
-    const db = openDb(flags.db, true);
+    const db = openStoreToRead(flags.db);
     let d: GraphDiff;
     try {
       d = diffWindows(db, { level: flags.level, namespaces: flags.namespace, trustDomain: flags['trust-domain'] }, {

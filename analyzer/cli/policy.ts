@@ -6,13 +6,14 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, rea
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
-import { openDb, timeFlag } from '../../collector/cli/commands.js';
+import { timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, InputError, parseFlags, printable, UsageError } from '../../collector/cli/support.js';
 import { DEFAULT_TRUST_DOMAIN } from '../../collector/identity/attribute.js';
 import {
   asStream, DEFAULT_ISTIO_VERSION, DEFAULT_MIN_WINDOW_MS, GRANULARITIES, POLICY_FORMATS, proposePolicies, type PolicyBlocker, type PolicySet,
 } from '../policy/index.js';
 import { namespaceFlag, trustDomainFlag } from './graph.js';
+import { openStoreToRead } from './open-store.js';
 import { durationFlag } from './readiness.js';
 
 const flagsSchema = z.object({
@@ -103,7 +104,7 @@ listed on stderr) or nothing observed, 2 bad flags, unreadable store or unwritab
     if (flags.prune && flags.out === undefined) throw new UsageError('--prune goes with --out');
     if (flags.out !== undefined) checkOutDir(flags.out);
 
-    const db = openDb(flags.db, true);
+    const db = openStoreToRead(flags.db);
     let set: PolicySet;
     try {
       set = proposePolicies(db, {

@@ -2,11 +2,12 @@
 // Markdown for a pull-request comment. Exit 0 when everything asked about is ready, 1 when not.
 import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
-import { openDb, timeFlag } from '../../collector/cli/commands.js';
+import { timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, parseFlags, printable, table, UsageError } from '../../collector/cli/support.js';
 import type { Blocker, ReadinessReport } from '../model.js';
 import { checkReadiness, fmtDuration } from '../readiness.js';
 import { namespaceFlag, trustDomainFlag } from './graph.js';
+import { openStoreToRead } from './open-store.js';
 
 /** A duration: 90s, 30m, 24h, 7d, 2w. */
 export const durationFlag = z.string().transform((s, ctx) => {
@@ -66,7 +67,7 @@ unreadable store.
     }, flagsSchema);
     if (args.length > 0) throw new UsageError(`readiness takes no arguments (got ${JSON.stringify(args[0])})`);
     if (flags.since !== undefined && flags.until !== undefined && flags.since >= flags.until) throw new UsageError('--since must be before --until');
-    const db = openDb(flags.db, true);
+    const db = openStoreToRead(flags.db);
     let report: ReadinessReport;
     try {
       report = checkReadiness(db, {

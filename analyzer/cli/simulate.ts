@@ -3,12 +3,13 @@
 // or the window holds none, 0 otherwise, 2 on bad flags, an unreadable store or policy file.
 import { z } from 'zod';
 import type { Command } from '../../collector/cli/command.js';
-import { openDb, timeFlag } from '../../collector/cli/commands.js';
+import { timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, InputError, parseFlags, printable, table, UsageError } from '../../collector/cli/support.js';
 import { loadPolicies, PolicyLoadError } from '../simulate/load.js';
 import type { CallVerdict, LoadResult, SimulationReport } from '../simulate/model.js';
 import { simulate } from '../simulate/simulate.js';
 import { namespaceFlag, trustDomainFlag } from './graph.js';
+import { openStoreToRead } from './open-store.js';
 import { mdEscape } from './readiness.js';
 
 /** Flags `simulate` and `drift` share. */
@@ -60,7 +61,7 @@ export function runSimulation(argv: string[], spec: Record<string, unknown>, sch
   if (args.length > 0) throw new UsageError(`${name} takes no arguments (got ${JSON.stringify(args[0])}); policy files go after --policies`);
   if (flags.since !== undefined && flags.until !== undefined && flags.since >= flags.until) throw new UsageError('--since must be before --until');
   const loaded = loadOrFail(flags.policies);
-  const db = openDb(flags.db, true);
+  const db = openStoreToRead(flags.db);
   try {
     const report = simulate(db, loaded, {
       rootNamespace: flags['root-namespace'], trustDomain: flags['trust-domain'], sinceMs: flags.since, untilMs: flags.until, namespaces: flags.namespace,

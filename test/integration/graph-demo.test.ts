@@ -3,11 +3,12 @@
 // derived from expected-calls.json and inventory.json alone, never from our own output.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { graphDot, graphMermaid } from '../../analyzer/cli/render-graph.js';
 import { EDGE_CHANGE_KINDS, LEVELS, NODE_KINDS, type Graph } from '../../analyzer/model.js';
@@ -266,6 +267,23 @@ describe('trustmap graph on the demo recording', () => {
     const dirAsDb = runCli(['graph', '--db', dir]);
     assert.equal(dirAsDb.code, 2);
     assert.match(dirAsDb.stderr, /^error: (cannot open database|[^\n]* is not a trustmap database)[^\n]*\n$/);
+  });
+
+  it('an empty file or another program\'s SQLite database: every analyzer command says so in one line, exit 2', () => {
+    // Read-only opens never migrate: these used to fail at the first query, 'no such table', exit 1.
+    const zero = join(dir, 'zero.db');
+    writeFileSync(zero, '');
+    const other = join(dir, 'other.db');
+    new Database(other).exec('CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT)');
+    const policyFile = join(dir, 'allow.yaml');
+    writeFileSync(policyFile, 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec: {podSelector: {}}\n');
+    for (const file of [zero, other]) {
+      for (const args of [['graph'], ['graph', 'diff', '--baseline-until', '1h'], ['readiness'], ['policy', '--format', 'netpol'], ['simulate', '--policies', policyFile], ['drift', '--policies', policyFile]]) {
+        const r = runCli([...args, '--db', file]);
+        assert.equal(r.code, 2, `${args.join(' ')} ${file}: ${r.stderr}`);
+        assert.match(r.stderr, /^error: [^\n]*\.db is not a trustmap store \(it has no trustmap tables\): record calls into it first [^\n]*\n$/, args.join(' '));
+      }
+    }
   });
 });
 
