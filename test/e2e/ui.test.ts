@@ -737,6 +737,15 @@ describe('the side panel at every level of the map, in Chromium', { skip: noBrow
         assert.ok(shown === kind || shown.startsWith(`${kind} (`), `${level} ${id}: kind ${shown}`);
         assert.deepEqual([...new Set(await panel.locator('table.inbound a.peer').allTextContents())].sort(), callers, `${level} ${id}`);
       }
+      // A workload picked on the readiness page opens the workload-level map, whatever level was last shown
+      // (legacy/report-job has no Service: at the service level its id names nothing).
+      await ready(page, `${fx.demo!.url}?view=readiness&level=service`);
+      await page.locator('table.wl-readiness tr[data-id="legacy/report-job"] a.wl-link').click();
+      const panel = page.locator('aside.panel:not([aria-busy])');
+      await panel.locator('.panel-title', { hasText: 'legacy/report-job' }).waitFor();
+      await panel.locator('table.outbound').waitFor();
+      assert.equal(new URL(page.url()).searchParams.get('level'), null);
+      assert.ok((await panel.locator('.facts dd').first().textContent())!.startsWith('workload'));
       assert.deepEqual(problems, []);
     });
   });

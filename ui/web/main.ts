@@ -265,7 +265,9 @@ async function renderReadinessView(s: Summary): Promise<void> {
       return;
     }
     renderReadiness(readinessArea, report, state.sort, { since, until }, {
-      openWorkload: (id) => { void focusOn(id); },
+      // A workload is a node of the workload-level map (at the service level the same id names its
+      // Service, or nothing).
+      openWorkload: (id) => { void focusOn(id, { level: 'workload' }); },
       openNamespace: (ns) => setState({ view: 'map', namespaces: [ns], node: null }),
       sort: (sort) => setState({ sort }, false),
       wholeRecording: wholeRecording.run,
@@ -278,8 +280,8 @@ async function renderReadinessView(s: Summary): Promise<void> {
 }
 
 /** Selects a node and centres the map on it once the side panel has taken its place. */
-async function focusOn(id: string): Promise<void> {
-  await setState({ view: 'map', node: id });
+async function focusOn(id: string, patch: Partial<ViewState> = {}): Promise<void> {
+  await setState({ ...patch, view: 'map', node: id });
   if (map.focus(id) || graph === null) return;
   // Its panel is open but the map cannot show it; saying nothing looked like a search that failed.
   const node = graph.nodes.find((n) => n.id === id);
