@@ -93,7 +93,8 @@ Examples:
   tcpdump -i any -U -w - 'tcp or udp port 53' | trustmap collect pcap --node "$(hostname)" -
 
 A file that grows while it is read (tcpdump still writing it) is refused: stream tcpdump's
-output on standard input instead.
+output on standard input instead. Ctrl-C on such a pipeline stops tcpdump, and the stream read
+until then is recorded; a second Ctrl-C aborts without recording it.
 
 Exit codes: 0 all inputs recorded (or already recorded), 2 an input was unreadable, not a
 capture, or changed while it was read (nothing of it is recorded), 1 any other failure.
@@ -111,6 +112,7 @@ capture, or changed while it was read (nothing of it is recorded), 1 any other f
     const t0 = Date.now();
     const label = (i: number) => (args[i] === '-' ? 'stdin' : args[i]);
     let bar = io.stderr.isTTY && !flags.json ? new ProgressBar(io.stderr, label(0)) : null;
+    const stopping = args.includes('-') ? readToTheEndOnSignal(() => bar?.clear()) : null;
     try {
       await runIngest({
         dbFile: flags.db,
@@ -135,6 +137,8 @@ capture, or changed while it was read (nothing of it is recorded), 1 any other f
       await push?.finish();
       if (err instanceof IngestFailure && err.isInputError) throw new InputError(err.message);
       throw err;
+    } finally {
+      stopping?.off();
     }
     printSummary(outcomes, (Date.now() - t0) / 1000, flags.json, io);
     const left = push ? await push.finish() : null;
@@ -145,6 +149,24 @@ capture, or changed while it was read (nothing of it is recorded), 1 any other f
     return outcomes.some((o) => o.status === 'error') ? EXIT_USAGE : EXIT_OK;
   },
 };
+
+/**
+ * Ctrl-C on `tcpdump -w - | trustmap collect pcap -` reaches tcpdump too (one process group): it
+ * writes what it holds and closes the pipe, and the ingest ends there as at any end of input and
+ * records the stream. Dying on the signal lost all of it: a stream is one transaction. SIGTERM is
+ * the same for a service manager that stops the whole pipeline. The next signal aborts, as before.
+ */
+function readToTheEndOnSignal(clear: () => void): { off: () => void } {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const off = () => { for (const s of signals) process.off(s, onSignal); };
+  function onSignal(signal: NodeJS.Signals): void {
+    off();
+    clear();
+    log.warn({ signal }, 'stopping: reading standard input to its end (tcpdump stops on the same Ctrl-C), then recording it; signal again to abort without recording it');
+  }
+  for (const s of signals) process.on(s, onSignal);
+  return { off };
+}
 
 function reportOutcome(o: IngestOutcome, io: Io): void {
   if (o.status === 'error') {

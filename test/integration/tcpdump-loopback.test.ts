@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 
 const haveTcpdump = spawnSync('tcpdump', ['--version']).status === 0;
@@ -130,4 +130,37 @@ test('real servers, real clients, real tcpdump: exactly the calls that were made
   assert.equal(r2.code, 0, r2.stderr);
   const rows2 = JSON.parse(runCli(['calls', '--json', '--db', db2]).stdout) as unknown[];
   assert.deepEqual(rows2, rows);
+});
+
+test('Ctrl-C on `tcpdump -w - | trustmap collect pcap -` records the stream read until tcpdump stopped', { skip, timeout: 60_000 }, async () => {
+  const dir = tempDir();
+  const db = join(dir, 'a.db');
+  const server = await listen(() => 200);
+  const port = (server.address() as AddressInfo).port;
+  // The pipeline as bash runs it, in its own process group: a terminal's Ctrl-C signals the group.
+  // (bash, not dash: dash dies of the SIGINT itself even when the pipeline handled it.)
+  const pipeline = spawn('bash', ['-c', `tcpdump -i lo -U --immediate-mode -B 16384 -n -w - 'tcp port ${port}' | "${process.execPath}" "${BIN}" collect pcap --db "${db}" -`],
+    { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn' } });
+  let stderr = '';
+  pipeline.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => pipeline.on('exit', (code) => resolve(code)));
+  try {
+    for (let waited = 0; !stderr.includes('listening on'); waited += 50) {
+      assert.ok(waited < 10_000, `tcpdump did not start: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    for (let i = 0; i < 6; i++) assert.equal(await call(port, 'GET', `/orders/${i}`, false), 200);
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(-pipeline.pid!, 'SIGINT');
+    assert.equal(await exited, 0, stderr);
+  } finally {
+    server.close();
+    if (pipeline.exitCode === null && pipeline.signalCode === null) process.kill(-pipeline.pid!, 'SIGKILL');
+  }
+  assert.match(stderr, /stopping: reading standard input to its end/);
+  assert.match(stderr, /\b0 packets dropped by kernel/, 'tcpdump lost no packets');
+  const calls = JSON.parse(runCli(['calls', '--json', '--db', db]).stdout) as Array<{ path: string; count: number; connections: number }>;
+  assert.deepEqual(calls.map((c) => [c.path, c.count, c.connections]), [['/orders/{id}', 6, 6]]);
+  const [capture] = JSON.parse(runCli(['captures', '--json', '--db', db]).stdout) as Array<{ status: string; name: string }>;
+  assert.equal(capture.status, 'complete');
 });
