@@ -83,7 +83,7 @@ Examples:
       text = flags.format === 'json' ? JSON.stringify(g, null, 2) + '\n'
         : flags.format === 'dot' ? graphDot(g)
           : flags.format === 'mermaid' ? graphMermaid(g)
-            : graphTable(g);
+            : graphTable(g, flags.namespace);
     } finally {
       db.close();
     }

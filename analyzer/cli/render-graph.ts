@@ -20,8 +20,9 @@ export function securityText(mix: SecurityMix): string {
   return parts.map((s) => `${s} ${Math.round(mix[s] * 100)}%`).join(' ');
 }
 
-export function graphTable(g: Graph): string {
-  if (g.edges.length === 0) return 'No calls in the window.\n';
+/** `namespaces`: the --namespace filter, named when nothing is left (a typo reads differently from a quiet window). */
+export function graphTable(g: Graph, namespaces?: readonly string[]): string {
+  if (g.edges.length === 0) return `No calls${namespaces !== undefined && namespaces.length > 0 ? ` with an end in ${namespaces.join(', ')}` : ''} in the window.\n`;
   return table(
     ['SOURCE', 'TARGET', 'PORTS', 'PROTOCOLS', 'SECURITY', 'CALLS', 'LAST SEEN'],
     g.edges.map((e) => [

@@ -269,6 +269,13 @@ describe('trustmap graph on the demo recording', () => {
     assert.match(dirAsDb.stderr, /^error: (cannot open database|[^\n]* is not a trustmap database)[^\n]*\n$/);
   });
 
+  it('nothing left: an empty window says so, a --namespace with no edges is named (a typo is not a quiet window)', () => {
+    assert.deepEqual(runCli(['graph', '--db', db, '--until', '2020-01-01']).stdout, 'No calls in the window.\n');
+    const r = runCli(['graph', '--db', db, '--namespace', 'shopp']);
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout, 'No calls with an end in shopp in the window.\n');
+  });
+
   it('an empty file or another program\'s SQLite database: every analyzer command says so in one line, exit 2', () => {
     // Read-only opens never migrate: these used to fail at the first query, 'no such table', exit 1.
     const zero = join(dir, 'zero.db');
