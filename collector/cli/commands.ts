@@ -305,7 +305,8 @@ Examples:
   trustmap captures
 `,
   async run(argv, io) {
-    const { flags } = parseFlags(argv, { ...dbFlag, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, capturesFlags);
+    const { flags, args } = parseFlags(argv, { ...dbFlag, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, capturesFlags);
+    if (args.length > 0) throw new UsageError(`captures takes no arguments (got ${JSON.stringify(args[0])})`);
     const db = openDb(flags.db, true);
     try {
       const rows = listCaptures(db);

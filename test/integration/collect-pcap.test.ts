@@ -90,6 +90,8 @@ test('usage errors are one line with exit 2', () => {
     [['collect'], /"collect" needs one of: pcap/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [['calls', '--since', 'yesterday-ish'], /not an ISO time or a duration/],
+    // A stray word (a file name, a capture id) is refused as by calls and certs, not ignored.
+    [['captures', 'trustmap.db'], /^error: captures takes no arguments \(got "trustmap\.db"\)\n$/],
   ] as Array<[string[], RegExp]>) {
     const r = runCli(args);
     assert.equal(r.code, 2, args.join(' '));
