@@ -78,7 +78,7 @@ export function createApp(o: ServerOptions): Express {
     app.use(loginRouter(o.token));
     app.use('/api', requireToken(o.token));
   }
-  app.use('/api', apiRouter({ db: o.db, analysis: o.analysis, minWindowMs: o.minWindowMs, trustDomain: o.trustDomain }));
+  app.use('/api', apiRouter({ db: o.db, analysis: o.analysis, minWindowMs: o.minWindowMs, trustDomain: o.trustDomain, hasSignIn: o.token !== null }));
   app.use(notFound);
   app.use(problemHandler);
   return app;

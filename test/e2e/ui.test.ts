@@ -134,6 +134,7 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
       const boxes = await page.locator('svg.map .cluster-label').allTextContents();
       for (const ns of ['shop', 'payments', 'legacy']) assert.ok(boxes.includes(ns), `${ns} in ${boxes.join(', ')}`);
       assert.match(await page.locator('.legend').textContent() ?? '', /mutual TLS.*plaintext/s);
+      assert.equal(await page.locator('button.sign-out').count(), 0, 'no token, nothing to sign out of');
       assert.deepEqual(problems, []);
     });
   });
@@ -620,6 +621,12 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         const api = await (await fetch(new URL('/api/graph?hide_infra=true', s.url), { headers: { authorization: `Bearer ${TOKEN}` } })).json() as ApiGraph;
         assert.equal(await nodeCount(page), api.nodes.length);
         assert.equal((await fetch(new URL('/api/graph', s.url))).status, 401, 'without the token the API still refuses');
+        // Signing out clears the session in this browser: the page goes back to the sign-in form.
+        await page.locator('header button.sign-out').click();
+        await page.waitForURL((u) => u.pathname === '/login');
+        assert.ok(!(await page.context().cookies()).some((c) => c.name === 'trustmap_session'), 'the session cookie is gone');
+        await page.goto(s.url);
+        await page.waitForURL((u) => u.pathname === '/login');
       });
     } finally {
       await s.close();

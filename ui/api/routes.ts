@@ -20,6 +20,8 @@ export interface ApiContext {
   /** Readiness needs this much observed time before it says "ready" (serve --min-window). */
   minWindowMs: number;
   trustDomain?: string;
+  /** The server has a token (off loopback): the page offers to sign out. */
+  hasSignIn?: boolean;
 }
 
 function send(res: Response, body: unknown): void {
@@ -89,7 +91,7 @@ export function apiRouter(ctx: ApiContext): Router {
         id: c.id, source: c.source, name: c.name, node: c.node || null, packets: c.packets, malformed: c.malformed,
         connections: c.connections, calls_written: c.callsWritten, dropped: c.dropped, spool_dropped_calls: c.spoolDroppedCalls, spool_dropped_verdicts: c.spoolDroppedVerdicts, status: c.status, started_at: c.startedAt, finished_at: c.finishedAt,
       })),
-      features: { readiness: analysis.checkReadiness !== null, policies: analysis.proposePolicies !== null, policy_formats: [...analysis.policyFormats] },
+      features: { readiness: analysis.checkReadiness !== null, policies: analysis.proposePolicies !== null, policy_formats: [...analysis.policyFormats], sign_in: ctx.hasSignIn ?? false },
       min_window_ms: ctx.minWindowMs,
     };
     send(res, body);

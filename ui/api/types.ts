@@ -40,7 +40,8 @@ export interface Summary {
   window: { first_seen: string | null; last_seen: string | null };
   namespaces: string[];
   captures: CaptureSummary[];
-  features: { readiness: boolean; policies: boolean; policy_formats: string[] };
+  /** sign_in: the server has a token, so the page was signed in and offers to sign out. */
+  features: { readiness: boolean; policies: boolean; policy_formats: string[]; sign_in: boolean };
   min_window_ms: number;
 }
 

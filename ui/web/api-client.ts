@@ -65,7 +65,7 @@ const summarySchema: z.ZodType<Summary> = z.object({
     id: z.number(), source: z.string(), name: z.string(), node: z.string().nullable(), packets: z.number(), malformed: z.number(), dropped: z.number().nullable(), spool_dropped_calls: z.number().nullable(),
     spool_dropped_verdicts: z.number().nullable(), connections: z.number(), calls_written: z.number(), status: z.string(), started_at: z.string(), finished_at: z.string().nullable(),
   })),
-  features: z.object({ readiness: z.boolean(), policies: z.boolean(), policy_formats: z.array(z.string()) }),
+  features: z.object({ readiness: z.boolean(), policies: z.boolean(), policy_formats: z.array(z.string()), sign_in: z.boolean() }),
   min_window_ms: z.number(),
 });
 const peerSchema = z.object({

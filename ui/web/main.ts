@@ -127,6 +127,13 @@ async function loadSummary(): Promise<Summary | null> {
   const s = summary;
   const c = s.counts;
   renderDrops(s);
+  // The session cookie is HttpOnly: only the server can clear it. On a shared machine the next
+  // person at this browser would otherwise stay signed in until it quits.
+  if (s.features.sign_in && top.select('button.sign-out').empty()) {
+    add(top, 'button', 'sign-out', 'Sign out').attr('type', 'button').on('click', () => {
+      void fetch('/api/logout', { method: 'POST', credentials: 'same-origin' }).finally(() => location.assign('/login'));
+    });
+  }
   summaryLine.text(c.call_rows === 0 ? 'empty store'
     : `${c.calls.toLocaleString('en')} calls · ${c.nodes} nodes · ${c.edges} edges · ${c.namespaces} namespaces · ${c.captures} ${c.captures === 1 ? 'input' : 'inputs'}`);
   return s;
