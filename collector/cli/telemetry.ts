@@ -277,7 +277,11 @@ ${FOLLOW_HELP}${PUSH_HELP}
 Examples:
   kubectl logs -n foo deploy/httpbin -c istio-proxy --timestamps | trustmap collect envoy -
   kubectl logs -f -n foo deploy/httpbin -c istio-proxy | trustmap collect envoy --follow -
-  kubectl logs -A -l security.istio.io/tlsMode=istio -c istio-proxy --prefix > mesh.log
+  # every sidecar of every namespace in one input, so both sides of a request pair up
+  # (kubectl logs has no -A, and with -l keeps only 10 lines per pod unless --tail=-1)
+  for ns in $(kubectl get ns -o jsonpath='{.items[*].metadata.name}'); do
+    kubectl logs -n "$ns" -l security.istio.io/tlsMode=istio -c istio-proxy --prefix --tail=-1
+  done > mesh.log
   trustmap collect envoy mesh.log
 `,
   run: (argv, io) => runCollect(envoySource, argv, io),

@@ -58,6 +58,20 @@ describe('trustmap collect envoy', () => {
   });
 });
 
+describe('--help examples', () => {
+  it('fetch sidecar logs with flags kubectl logs has, all of each pod', () => {
+    const help = cli(['collect', 'envoy', '--help']).stdout;
+    const fetches = help.split('\n').filter((l) => /kubectl logs/.test(l) && !/^\s*#/.test(l));
+    assert.ok(fetches.length >= 3, help);
+    for (const l of fetches) {
+      // `kubectl logs` has no -A (--all-namespaces): kubectl stops with "unknown shorthand flag".
+      assert.doesNotMatch(l, /\s(-A|--all-namespaces)\b/, l);
+      // With a selector kubectl prints the last 10 lines of each pod unless told otherwise.
+      if (/\s(-l|--selector)\b/.test(l) && !/\s-f\b|--follow/.test(l)) assert.match(l, /--tail=-1/, l);
+    }
+  });
+});
+
 describe('the wrong kind of input', () => {
   it('is one line and exit 2, is not recorded, and so does not make the right collector skip it', () => {
     const db = join(dir, 'wrong.db');
