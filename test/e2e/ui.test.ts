@@ -726,7 +726,7 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
   });
 });
 
-describe('the side panel at every level of the map, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
+describe('the panel at every level, the map\'s size, the keyboard, links and filters that keep the user\'s place, in Chromium', { skip: noBrowser, timeout: 300_000 }, () => {
   const fx = demoInChromium();
 
   it('a service or a namespace clicked on the map opens its own callers and calls, not a workload\'s or an error', async () => {
@@ -756,10 +756,7 @@ describe('the side panel at every level of the map, in Chromium', { skip: noBrow
       assert.deepEqual(problems, []);
     });
   });
-});
 
-describe('the map follows the size of its area, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
-  const fx = demoInChromium();
   const scale = (t: string | null) => Number(/scale\(([\d.]+)/.exec(t ?? '')?.[1] ?? 1);
   /** Whether the node's centre is inside the map's area (not under the side panel or off the edge). */
   const inView = async (page: Page, id: string) => {
@@ -849,10 +846,7 @@ describe('the map follows the size of its area, in Chromium', { skip: noBrowser,
       assert.deepEqual(problems, []);
     });
   });
-});
 
-describe('filters and the time window keep the user\'s place and a way out, in Chromium', { skip: noBrowser, timeout: 180_000 }, () => {
-  const fx = demoInChromium();
 
   it('the namespaces dropdown stays open while several are picked, and a keyboard pick keeps the focus', async () => {
     await withPage(fx.browser!, async (page, problems) => {
@@ -946,6 +940,27 @@ describe('filters and the time window keep the user\'s place and a way out, in C
       await ready(page, `${fx.demo!.url}?node=legacy%2Freport-job`);
       await page.locator('aside.panel:not([aria-busy]) table.outbound').waitFor();
       assert.deepEqual(await page.locator('aside.panel h3').allTextContents(), ['Strict mTLS readiness', 'Inbound (0 callers)', 'Outbound (1 callee)', 'Proposed policies']);
+      assert.deepEqual(problems, []);
+    });
+  });
+
+  it('links to other views (panel peers, readiness rows, Map/Readiness) hold those views\' URLs, and Ctrl+click opens them in a new tab', async () => {
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, `${fx.demo!.url}?infra=hide&node=shop%2Ffrontend`);
+      const peer = page.locator('aside.panel table.outbound a.peer', { hasText: /^shop\/cart$/ }).first();
+      assert.equal(await peer.getAttribute('href'), '?infra=hide&node=shop%2Fcart');
+      const [tab] = await Promise.all([page.context().waitForEvent('page'), peer.click({ modifiers: ['Control'] })]);
+      await tab.waitForLoadState();
+      assert.equal(new URL(tab.url()).search, '?infra=hide&node=shop%2Fcart');
+      await tab.close();
+      assert.equal(new URL(page.url()).searchParams.get('node'), 'shop/frontend', 'this page stays where it was');
+      assert.equal(await page.locator('a.view-readiness').getAttribute('href'), '?view=readiness&infra=hide&node=shop%2Ffrontend');
+
+      await ready(page, `${fx.demo!.url}?view=readiness&level=service&since=2026-01-01T00:00:00Z`);
+      await page.locator('table.wl-readiness').waitFor();
+      assert.equal(await page.locator('table.wl-readiness tr[data-id="shop/cart"] a.wl-link').getAttribute('href'), '?since=2026-01-01T00%3A00%3A00Z&node=shop%2Fcart');
+      assert.equal(await page.locator('table.ns-readiness a.ns-link', { hasText: /^shop$/ }).getAttribute('href'), '?level=service&ns=shop&since=2026-01-01T00%3A00%3A00Z');
+      assert.equal(await page.locator('a.view-map').getAttribute('href'), '?level=service&since=2026-01-01T00%3A00%3A00Z');
       assert.deepEqual(problems, []);
     });
   });

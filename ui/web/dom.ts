@@ -45,6 +45,19 @@ export function shortTime(iso: string | null): string {
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/**
+ * A link to another view of this page: `href` is that view's URL (so it can be copied, opened in a
+ * new tab or shared), and a plain click changes the view in place with `go` instead of reloading.
+ * Clicks with a modifier (Ctrl, Cmd, Shift: new tab or window) are left to the browser.
+ */
+export function viewLink(parent: Sel, cls: string, text: string, href: string, go: () => void): Sel {
+  return add(parent, 'a', cls, text).attr('href', href).on('click', (ev: MouseEvent) => {
+    if (ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
+    ev.preventDefault();
+    go();
+  });
+}
+
 /** Saves text or a blob as a file through a temporary link. */
 export function download(name: string, data: Blob): void {
   const url = URL.createObjectURL(data);

@@ -7,7 +7,7 @@ import type { Graph, NodeKind } from '../../analyzer/model.js';
 import { NODE_KINDS } from '../../analyzer/model.js';
 import type { CaptureSummary, Summary } from '../api/types.js';
 import { api, ApiError } from './api-client.js';
-import { add, clear, download, wrap, type Sel } from './dom.js';
+import { add, clear, download, viewLink, wrap, type Sel } from './dom.js';
 import { computeLayout } from './layout.js';
 import { renderLegend } from './legend.js';
 import { renderPanel } from './panel.js';
@@ -66,10 +66,13 @@ function closePanel(): void {
   void setState({ node: null }).then(() => { if (id !== null) map.focusNode(id); });
 }
 
-for (const [view, label] of [['map', 'Map'], ['readiness', 'Readiness']] as const) {
-  add(nav, 'a', `view-link view-${view}`, label).attr('href', view === 'map' ? '?' : '?view=readiness')
-    .on('click', (ev: MouseEvent) => { ev.preventDefault(); setState({ view }); });
+/** The URL of the current view changed by `patch`: what a link to that view holds. */
+function viewHref(patch: Partial<ViewState>): string {
+  return toSearch({ ...state, ...patch }) || location.pathname;
 }
+
+const viewLinks = ([['map', 'Map'], ['readiness', 'Readiness']] as const).map(([view, label]) =>
+  [view, viewLink(nav, `view-link view-${view}`, label, '', () => { void setState({ view }); })] as const);
 
 /** Applies a change to the view; resolves once the page shows it. */
 function setState(patch: Partial<ViewState>, push = true): Promise<void> {
@@ -248,6 +251,7 @@ async function renderSidePanel(s: Summary): Promise<void> {
   await renderPanel(panel, state.node, state.level, windowQuery(state), s, {
     close: closePanel,
     focus: (id) => { void focusOn(id); },
+    href: (id) => viewHref({ node: id }),
   }, ctl.signal);
 }
 
@@ -276,6 +280,8 @@ async function renderReadinessView(s: Summary): Promise<void> {
       // Service, or nothing).
       openWorkload: (id) => { void focusOn(id, { level: 'workload' }); },
       openNamespace: (ns) => setState({ view: 'map', namespaces: [ns], node: null }),
+      workloadHref: (id) => viewHref({ view: 'map', node: id, level: 'workload' }),
+      namespaceHref: (ns) => viewHref({ view: 'map', namespaces: [ns], node: null }),
       sort: (sort) => setState({ sort }, false),
       wholeRecording: wholeRecording.run,
     });
@@ -359,7 +365,7 @@ async function exportPng(): Promise<void> {
 }
 
 async function render(): Promise<void> {
-  nav.selectAll('a').classed('current', function () { return (this as HTMLElement).classList.contains(`view-${state.view}`); });
+  for (const [view, link] of viewLinks) link.classed('current', view === state.view).attr('href', viewHref({ view }));
   const s = await loadSummary();
   if (!s) return;
   if (toolbar.selectAll('*').empty()) renderToolbar(toolbar, state, s, [], toolbarEvents);

@@ -4,11 +4,13 @@ import type { EdgeCall, GraphNode, Level, WorkloadReadiness } from '../../analyz
 import type { NodeDetails, PeerCalls, SimulatedFormat, Summary, WorkloadDenied } from '../api/types.js';
 import { SIMULATED_FORMATS } from '../api/types.js';
 import { api, ApiError } from './api-client.js';
-import { add, clear, shortTime, table, type Sel } from './dom.js';
+import { add, clear, shortTime, table, viewLink, type Sel } from './dom.js';
 
 export interface PanelEvents {
   close(): void;
   focus(id: string): void;
+  /** The URL of the view that focus(id) shows. */
+  href(id: string): string;
 }
 
 function securityCell(c: EdgeCall): (td: Sel) => void {
@@ -36,7 +38,7 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
     for (const p of refused) add(list, 'li', 'warn-text', `${p.peer}: ${refusedText(p.dropped, p.count)}`).attr('data-peer', p.peer);
   }
   const rows = peers.flatMap((p) => p.calls.map((c) => [
-    (td: Sel) => { add(td, 'a', 'peer', p.peer).attr('href', '#').on('click', (ev: Event) => { ev.preventDefault(); events.focus(p.peer); }); },
+    (td: Sel) => { viewLink(td, 'peer', p.peer, events.href(p.peer), () => events.focus(p.peer)); },
     (td: Sel) => {
       if (c.method) add(td, 'span', 'method', c.method);
       add(td, 'span', 'path', c.path ?? (c.sni ? `SNI ${c.sni}` : '–'));

@@ -1,12 +1,15 @@
 // The readiness overview: every namespace and workload with its strict-mTLS verdict and blocker
 // count, sortable by any column, each row linking into the map.
 import type { ReadinessReport, Verdict } from '../../analyzer/model.js';
-import { add, clear, shortTime, type Sel } from './dom.js';
+import { add, clear, shortTime, viewLink, type Sel } from './dom.js';
 
 export interface ReadinessEvents {
   /** Opens the map on a workload (its panel) or a namespace (filtered). */
   openWorkload(id: string): void;
   openNamespace(ns: string): void;
+  /** The URLs of the views openWorkload and openNamespace show. */
+  workloadHref(id: string): string;
+  namespaceHref(ns: string): string;
   sort(sort: string): void;
   /** Judges the whole recording again (the map's toolbar, where the window is set, is not on this view). */
   wholeRecording(): void;
@@ -87,8 +90,7 @@ export function renderReadiness(host: Sel, report: ReadinessReport, sort: string
   const nsBody = add(nsTable, 'tbody');
   for (const ns of [...report.namespaces].sort((a, b) => VERDICT_ORDER[a.verdict] - VERDICT_ORDER[b.verdict] || a.namespace.localeCompare(b.namespace))) {
     const tr = add(nsBody, 'tr').attr('data-namespace', ns.namespace).attr('data-verdict', ns.verdict);
-    add(add(tr, 'td'), 'a', 'ns-link', ns.namespace).attr('href', `?ns=${encodeURIComponent(ns.namespace)}`)
-      .on('click', (ev: MouseEvent) => { ev.preventDefault(); events.openNamespace(ns.namespace); });
+    viewLink(add(tr, 'td'), 'ns-link', ns.namespace, events.namespaceHref(ns.namespace), () => events.openNamespace(ns.namespace));
     add(add(tr, 'td'), 'span', `verdict v-${ns.verdict}`, ns.verdict);
     add(tr, 'td', 'num', String(ns.workloads.length));
     add(tr, 'td', 'num', String(ns.workloads.filter((w) => w.verdict === 'blocked').length));
@@ -115,8 +117,7 @@ export function renderReadiness(host: Sel, report: ReadinessReport, sort: string
   for (const r of rows) {
     const tr = add(body, 'tr').attr('data-id', r.id);
     add(tr, 'td', undefined, r.namespace);
-    add(add(tr, 'td'), 'a', 'wl-link', r.workload).attr('href', `?node=${encodeURIComponent(r.id)}`)
-      .on('click', (ev: MouseEvent) => { ev.preventDefault(); events.openWorkload(r.id); });
+    viewLink(add(tr, 'td'), 'wl-link', r.workload, events.workloadHref(r.id), () => events.openWorkload(r.id));
     add(add(tr, 'td'), 'span', `verdict v-${r.verdict}`, r.verdict);
     add(tr, 'td', 'num', String(r.blockers));
     add(tr, 'td', undefined, r.kinds || '–');
