@@ -118,6 +118,9 @@ function migrate(db: Db): void {
   for (const m of MIGRATIONS) {
     if (m.version <= current) continue;
     db.transaction(() => {
+      // Read again under the write lock: two collectors opening a new store at once both saw
+      // version 0, and the second one failed on "table captures already exists".
+      if (schemaVersion(db) >= m.version) return;
       db.exec(m.sql);
       db.pragma(`user_version = ${m.version}`);
     }).immediate();

@@ -1,7 +1,7 @@
 // A store the user running trustmap may not write or read, as an operator meets it: the collector
 // runs as root (or a service user) and writes /var/lib/trustmap/NODE.db, someone else lists it.
 // Real SQLite files, the built binary run as nobody (setpriv).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -73,4 +73,23 @@ test('a store the user may not read: one line saying so', { skip }, () => {
   const r = asNobody(['calls', '--db', priv]);
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /^error: cannot open database .*private\.db: this user may not read it\n$/);
+});
+
+test('collectors that create a new store at the same moment all succeed (the schema is made once)', async () => {
+  const log = new URL('../fixtures/envoy/istio-docs-access-log-client-server-pair.log', import.meta.url).pathname;
+  const run = (db: string, node: string) => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    // The same file four times: --force, so none is skipped as already recorded.
+    const p = spawn(process.execPath, [BIN, 'collect', 'envoy', '--force', '--node', node, '--db', db, log], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn' } });
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    p.on('exit', (code) => resolve({ code, stderr }));
+  });
+  for (let round = 0; round < 3; round++) {
+    const db = join(tempDir(), 'new.db');
+    const all = await Promise.all(['a', 'b', 'c', 'd'].map((n) => run(db, n)));
+    // Before: "error: ...new.db is not a trustmap database: table captures already exists", exit 2.
+    assert.deepEqual(all.map((r) => r.code), [0, 0, 0, 0], all.map((r) => r.stderr).join(''));
+    const r = runCli(['captures', '--json', '--db', db]);
+    assert.equal((JSON.parse(r.stdout) as unknown[]).length, 4);
+  }
 });
