@@ -137,7 +137,9 @@ export async function ingestTelemetry(db: Db, input: string, stdin: Readable | n
     sink.finish();
     agg.drain();
     const digest = hash.digest('hex');
-    if (isStdin && !opts.force) {
+    // Checked again inside the write transaction, files too: two collectors given the same file
+    // at once both pass the check above, and the second one here finds the first's commit.
+    if (!opts.force) {
       const seen = findCompleteBySha(db, digest);
       if (seen) {
         tx.rollback();

@@ -1,8 +1,8 @@
 // `trustmap collect envoy|hubble` end to end: the CLI through tsx, real SQLite files in a temp
 // dir, the real logs in test/fixtures/{envoy,hubble}.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { openStore } from '../../collector/store/db.js';
 import { listVerdicts } from '../../collector/store/telemetry.js';
 import { listCalls } from '../../collector/store/calls.js';
-import { runCli } from '../helpers/cli.js';
+import { BIN, runCli } from '../helpers/cli.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'trustmap-tel-cli-'));
@@ -94,6 +94,31 @@ describe('the wrong kind of input', () => {
     const r = runCli(['collect', 'pcap', '--db', db, pcap]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^files 1 \(1 recorded, 0 already recorded, 0 failed\)/);
+  });
+});
+
+describe('the same log given to two collectors at once', () => {
+  it('is recorded once; the other reports it as already recorded', async () => {
+    const db = join(dir, 'race.db');
+    const waypoint = readFileSync(join(ROOT, 'test/fixtures/envoy/istio-ambient-waypoint-access.log'), 'utf8').trimEnd();
+    // Large enough (192,000 lines) that both are still reading when the other starts.
+    const file = join(dir, 'big.log');
+    writeFileSync(file, `${Array<string>(12_000).fill(waypoint).join('\n')}\n`);
+    const run = () => new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [BIN, 'collect', 'envoy', '--db', db, file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn' } });
+      let stderr = '';
+      p.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      p.on('exit', (code) => resolve({ code, stderr }));
+    });
+    const both = await Promise.all([run(), run()]);
+    assert.deepEqual(both.map((r) => r.code), [0, 0], both.map((r) => r.stderr).join(''));
+    assert.equal(both.filter((r) => /already recorded as capture \d+/.test(r.stderr)).length, 1, both.map((r) => r.stderr).join(''));
+    const store = openStore(db);
+    try {
+      assert.equal(listCalls(store).reduce((n, c) => n + c.count, 0), 192_000);
+    } finally {
+      store.close();
+    }
   });
 });
 
