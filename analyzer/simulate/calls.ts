@@ -14,6 +14,8 @@ import { NodeTable } from '../passes/nodes.js';
 import { resolveServices } from '../passes/services.js';
 import type { NamedPort, Peer, SimCall } from './model.js';
 
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+
 export interface CallQuery {
   sinceMs?: number;
   untilMs?: number;
@@ -63,7 +65,10 @@ function inventoryExtras(db: Db): Extras {
     }
   }
   return {
-    namespaceLabels: new Map([...latest].map(([k, v]) => [k, v.labels])),
+    // The API server sets kubernetes.io/metadata.name (the name, immutable) on every namespace
+    // since Kubernetes 1.22, and the proposals select namespaces by it (docs/policies.md): a
+    // listing from an older cluster, or one edited by hand, lacks it and denied every such peer.
+    namespaceLabels: new Map([...latest].map(([k, v]) => [k, { ...v.labels, [NAMESPACE_NAME_LABEL]: k }])),
     namedPorts: new Map([...named].map(([k, m]) => [k, [...m.values()]])),
     slicePorts,
   };

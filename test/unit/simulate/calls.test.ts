@@ -86,4 +86,31 @@ spec:
       db.close();
     }
   });
+
+  it('every namespace has kubernetes.io/metadata.name, also when the listing lacks it (a cluster before 1.22)', () => {
+    // The proposals select a caller's namespace by that label; the API server sets it on every
+    // namespace since 1.22. An older listing without it denied every such caller.
+    const db = openStore(join(dir, 'old-listing.db'));
+    try {
+      snapshot(db, T0, {
+        namespaces: [{ name: 'shop', labels: { team: 'a' } }, { name: 'other', labels: {} }],
+        pods: [pod('shop', 'api', '10.0.0.2'), pod('other', 'client', '10.0.1.1')],
+      });
+      writeCalls(db, [{ srcIp: '10.0.1.1', dstIp: '10.0.0.2', dstPort: 8080, atMs: T0 + 1000, method: 'GET', path: '/items' }]);
+      const [c] = simulationCalls(db, {});
+      assert.deepEqual(c.source.namespaceLabels, { 'kubernetes.io/metadata.name': 'other' });
+      assert.deepEqual(c.destination.namespaceLabels, { team: 'a', 'kubernetes.io/metadata.name': 'shop' });
+      const r = simulate(db, loadText(`apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: client}}, namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: other}}}]
+`), {});
+      assert.deepEqual(r.calls.map((x) => x.verdict), ['allowed']);
+    } finally {
+      db.close();
+    }
+  });
 });
