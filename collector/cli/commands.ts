@@ -274,9 +274,11 @@ Examples:
     }
     io.stdout.write(table(
       ['SOURCE', 'DESTINATION', 'PROTO', 'REQUEST', 'SECURITY', 'COUNT', 'LAST SEEN'],
+      // Addresses too: checked at every input since, but a store written before (or merged from
+      // one) may hold a Hubble "address" with an escape sequence in it.
       rows.map((r) => [
-        r.src_ip,
-        `${r.dst_ip}:${r.dst_port}${r.service_ip ? ` (via ${r.service_ip})` : ''}`,
+        printable(r.src_ip),
+        printable(`${r.dst_ip}:${r.dst_port}${r.service_ip ? ` (via ${r.service_ip})` : ''}`),
         `${r.protocol}/${r.transport}`,
         printable([r.method, r.path ?? r.sni ?? ''].filter(Boolean).join(' ').slice(0, 60)),
         r.security + (r.credentials_in_plaintext ? ' (credentials!)' : ''),

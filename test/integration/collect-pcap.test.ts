@@ -14,6 +14,7 @@ import { runCli, startCli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/ingest.js';
 import { httpConnection, pcapFile } from '../helpers/packets.js';
 import { synthCapture } from '../bench/synth-capture.js';
+import { writeCalls } from '../unit/analyzer/fixture.js';
 
 const FIX = new URL('../fixtures/pcap/', import.meta.url).pathname;
 
@@ -80,6 +81,21 @@ test('bad inputs: one line on stderr, exit 2, nothing recorded for that file, ot
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   const rows = calls(db);
   assert.equal(rows.length, 1, 'only the good file was recorded (the pcapng with a bad later section contributes nothing)');
+});
+
+test('calls prints stored text, addresses included, without raw control characters', () => {
+  // As an older trustmap stored a Hubble flow's "address" (nothing checked it then).
+  const db = join(tempDir(), 'old.db');
+  const store = openStore(db);
+  try {
+    writeCalls(store, [{ srcIp: '10.0.0.1\x1b[2J\x1b]0;pwned\x07', dstIp: '10.0.0.2\x1b[31m', serviceIp: '10.96.0.1\r', dstPort: 80, atMs: Date.parse('2026-11-01T00:00:00Z'), method: 'GET', path: '/\x1b[1m' }]);
+  } finally {
+    store.close();
+  }
+  const r = runCli(['calls', '--db', db]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/, JSON.stringify(r.stdout));
+  assert.match(r.stdout, /\n10\.0\.0\.1\uFFFD\[2J\uFFFD\]0;pwned\uFFFD\s+10\.0\.0\.2\uFFFD\[31m:80 \(via 10\.96\.0\.1\uFFFD\)\s/);
 });
 
 test('usage errors are one line with exit 2', () => {
