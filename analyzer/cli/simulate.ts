@@ -7,7 +7,7 @@ import { timeFlag } from '../../collector/cli/commands.js';
 import { defaultDb, EXIT_FAILURE, EXIT_OK, InputError, parseFlags, printable, table, UsageError } from '../../collector/cli/support.js';
 import { loadPolicies, PolicyLoadError } from '../simulate/load.js';
 import type { CallVerdict, LoadResult, SimulationReport } from '../simulate/model.js';
-import { simulate } from '../simulate/simulate.js';
+import { REFUSED_TODAY, simulate } from '../simulate/simulate.js';
 import { namespaceFlag, trustDomainFlag } from './graph.js';
 import { openStoreToRead } from './open-store.js';
 import { mdEscape } from './readiness.js';
@@ -122,7 +122,11 @@ const decidedBy = (c: CallVerdict): string => {
   const f = c.findings.find((x) => x.verdict === c.verdict) ?? c.findings[0];
   return f === undefined ? '' : f.policy !== null ? `${f.policy.kind} ${f.policy.namespace}/${f.policy.name}` : f.layer;
 };
-const reasons = (c: CallVerdict): string => c.findings.filter((f) => f.verdict === c.verdict).map((f) => f.reason).join('; ');
+const reasons = (c: CallVerdict): string => [
+  ...c.findings.filter((f) => f.verdict === c.verdict).map((f) => f.reason),
+  // A denial of what the cluster refuses already is no change: say so where the reason is read.
+  ...(c.verdict !== 'allowed' && c.notes.includes(REFUSED_TODAY) ? [REFUSED_TODAY] : []),
+].join('; ');
 
 function loadedLine(r: SimulationReport): string {
   const kinds = r.policies.loaded.map((k) => `${k.count} ${k.kind}`).join(', ') || 'no supported policies';

@@ -141,6 +141,8 @@ export function simulationCalls(db: Db, q: CallQuery): SimCall[] {
       out.set(key, acc);
     }
     acc.call.count += r.count;
+    // Hubble verdicts: how many of these the cluster's current policy refused (docs/graph.md).
+    if (r.dropped > 0) acc.call.dropped = (acc.call.dropped ?? 0) + r.dropped;
     acc.firstMs = Math.min(acc.firstMs, r.firstSeenMs);
     acc.lastMs = Math.max(acc.lastMs, r.lastSeenMs);
   }

@@ -69,7 +69,7 @@ export interface Peer {
  * are the graph's (method null when no HTTP request was seen or it was encrypted; path a
  * template, docs/path-templates.md: `{id}` one unknown segment, a final `*` any rest).
  */
-export interface SimCall extends Pick<EdgeCall, 'port' | 'transport' | 'protocol' | 'method' | 'path' | 'host' | 'sni' | 'security' | 'via_service' | 'count' | 'first_seen' | 'last_seen'> {
+export interface SimCall extends Pick<EdgeCall, 'port' | 'transport' | 'protocol' | 'method' | 'path' | 'host' | 'sni' | 'security' | 'via_service' | 'count' | 'first_seen' | 'last_seen' | 'dropped'> {
   source: Peer;
   destination: Peer;
 }

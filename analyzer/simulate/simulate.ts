@@ -67,6 +67,12 @@ function unknownEnd(policies: LoadedPolicy[], call: SimCall): LayerResult | null
   };
 }
 
+/**
+ * The note on a call Hubble saw DROPPED every time: it never worked, so a proposal leaves it out
+ * (docs/policies.md) and its denial is no change from today.
+ */
+export const REFUSED_TODAY = 'Hubble saw every one of these calls DROPPED: the cluster refuses them today (trustmap policy leaves refused calls out)';
+
 /** Every layer's answer for one call. */
 export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOptions): CallVerdict {
   const layers: LayerResult[] = [
@@ -85,7 +91,7 @@ export function evaluateCall(policies: LoadedPolicy[], call: SimCall, o: IstioOp
     security: call.security, count: call.count, last_seen: call.last_seen,
     verdict, findings,
     matched: layers.flatMap((l) => l.matched),
-    notes: [...new Set([...layers.flatMap((l) => l.notes), ...(istio !== null ? [istio] : [])])],
+    notes: [...new Set([...layers.flatMap((l) => l.notes), ...(istio !== null ? [istio] : []), ...((call.dropped ?? 0) >= call.count ? [REFUSED_TODAY] : [])])],
   };
 }
 

@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { simulationTable } from '../../../analyzer/cli/simulate.js';
 import { simulationCalls } from '../../../analyzer/simulate/calls.js';
-import { simulate } from '../../../analyzer/simulate/simulate.js';
+import { REFUSED_TODAY, simulate } from '../../../analyzer/simulate/simulate.js';
 import { openStore } from '../../../collector/store/db.js';
 import { pod, snapshot, writeCalls } from '../analyzer/fixture.js';
 import { loadText } from './helpers.js';
@@ -82,6 +83,29 @@ spec:
       assert.match(other.findings[0].reason, /no ingress rule allows from other\/client \(10\.0\.1\.1\) on TCP port 8080/);
       assert.equal(by('unattributed:10.9.9.9', null).verdict, 'indeterminate');
       assert.deepEqual(r.summary, { calls: 4, requests: 6, allowed: 2, denied: 1, indeterminate: 1 });
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a call Hubble saw DROPPED every time is denied with a note that it is refused today', () => {
+    // The proposal leaves such calls out (it never worked); a denial of it is no change.
+    const db = openStore(join(dir, 'dropped.db'));
+    try {
+      snapshot(db, T0, { namespaces: [{ name: 'shop', labels: {} }], pods: [pod('shop', 'web', '10.0.0.1'), pod('shop', 'api', '10.0.0.2'), pod('shop', 'db', '10.0.0.3')] });
+      writeCalls(db, [
+        { srcIp: '10.0.0.1', dstIp: '10.0.0.2', dstPort: 8080, atMs: T0 + 1000, count: 2, dropped: 2 },
+        { srcIp: '10.0.0.1', dstIp: '10.0.0.3', dstPort: 5432, atMs: T0 + 1000, count: 2, dropped: 1 },
+      ]);
+      const denyAll = 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}}\n';
+      const r = simulate(db, loadText(denyAll), {});
+      const refused = r.calls.find((c) => c.destination === 'shop/api')!;
+      assert.equal(refused.verdict, 'denied');
+      assert.ok(refused.notes.includes(REFUSED_TODAY));
+      assert.match(simulationTable(r, false), /shop\/api .*; Hubble saw every one of these calls DROPPED: the cluster refuses them today/);
+      const some = r.calls.find((c) => c.destination === 'shop/db')!;
+      assert.equal(some.verdict, 'denied');
+      assert.ok(!some.notes.includes(REFUSED_TODAY), 'one of two got through: it worked, its denial is a change');
     } finally {
       db.close();
     }
