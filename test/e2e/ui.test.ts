@@ -964,4 +964,21 @@ describe('the panel at every level, the map\'s size, the keyboard, links and fil
       assert.deepEqual(problems, []);
     });
   });
+
+  it('off UTC, the time fields say they show local time (the rest of the page says UTC with a Z)', async () => {
+    const page = await fx.browser!.newPage({ viewport: { width: 1400, height: 860 }, timezoneId: 'America/New_York' });
+    try {
+      page.setDefaultTimeout(10_000);
+      await ready(page, `${fx.demo!.url}?since=2026-11-23T09:42:30Z`);
+      assert.equal(await page.locator('input[name="since"]').inputValue(), '2026-11-23T04:42:30');
+      assert.equal(await page.locator('.window .tz').textContent(), 'local time (UTC-05:00)');
+      assert.equal(await page.locator('input[name="since"]').getAttribute('aria-label'), 'from, local time (UTC-05:00)');
+    } finally {
+      await page.close();
+    }
+    await withPage(fx.browser!, async (page) => {
+      await ready(page, fx.demo!.url);
+      assert.equal(await page.locator('.window .tz').count(), 0, 'in UTC the fields need no note');
+    });
+  });
 });

@@ -28,6 +28,14 @@ function toLocalInput(iso: string | null): string {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 }
 
+/** "UTC-05:00" for the browser's zone at `at`; null when that is UTC itself. */
+function utcOffset(at: Date): string | null {
+  const m = -at.getTimezoneOffset();
+  if (m === 0) return null;
+  const a = Math.abs(m);
+  return `UTC${m < 0 ? '-' : '+'}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
+}
+
 function fromLocalInput(v: string): string | null {
   if (v === '') return null;
   const t = new Date(v).getTime();
@@ -104,12 +112,16 @@ function drawToolbar(bar: Sel, s: ViewState, summary: Summary, nodeIds: string[]
     const v = (this as HTMLSelectElement).value;
     if (v !== 'custom') events.change({ since: v === '' ? null : v, until: null });
   });
+  // The fields show the browser's local time; everything else on the page (panel, readiness,
+  // tooltips) says UTC with a Z. Off UTC, say which clock the fields use.
+  const zone = utcOffset(last === null ? new Date() : new Date(last));
   for (const [key, label] of [['since', 'from'], ['until', 'to']] as const) {
-    win.append('input').attr('type', 'datetime-local').attr('step', 1).attr('name', key).attr('aria-label', label)
+    win.append('input').attr('type', 'datetime-local').attr('step', 1).attr('name', key).attr('aria-label', zone === null ? label : `${label}, local time (${zone})`)
       .property('value', toLocalInput(s[key])).on('change', function () {
         events.change({ [key]: fromLocalInput((this as HTMLInputElement).value) });
       });
   }
+  if (zone !== null) add(win, 'span', 'muted small tz', `local time (${zone})`);
 
   const infra = add(bar, 'label', 'field check');
   infra.append('input').attr('type', 'checkbox').attr('name', 'hide-infra').property('checked', s.hideInfra)
