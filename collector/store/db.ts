@@ -15,6 +15,9 @@ export interface OpenOptions {
 }
 
 export function openStore(file: string, opts: OpenOptions = {}): Db {
+  // SQLite takes "" for a private temporary database, deleted on close: an ingest into it would
+  // report its calls recorded and keep none.
+  if (file === '') throw new StoreError('the store\'s file name is empty (TRUSTMAP_DB set to ""?): name it with --db FILE or TRUSTMAP_DB');
   let db: Db;
   try {
     db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });

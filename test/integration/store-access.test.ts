@@ -93,3 +93,12 @@ test('collectors that create a new store at the same moment all succeed (the sch
     assert.equal((JSON.parse(r.stdout) as unknown[]).length, 4);
   }
 });
+
+test('an empty store name (TRUSTMAP_DB set to "") is a usage error, never a temporary database', () => {
+  for (const args of [['collect', 'pcap', FIX + 'http1-get-full-handshake.pcap'], ['collect', 'envoy', new URL('../fixtures/envoy/istio-docs-access-log-client-server-pair.log', import.meta.url).pathname], ['calls'], ['captures']]) {
+    // SQLite's "" is a private temporary database: an ingest reported its calls recorded and kept none.
+    const r = runCli(args, { env: { TRUSTMAP_DB: '' } });
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, 'error: the store\'s file name is empty (TRUSTMAP_DB set to ""?): name it with --db FILE or TRUSTMAP_DB\n', args.join(' '));
+  }
+});
