@@ -4,7 +4,7 @@
 // DNS pods. Semantics and sources: docs/policies.md#cilium.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, infraNote, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Entries, l3Peer, mergeBlockers, selectorLabels, unresolvedServiceBlockers,
+  blockerComment, describeEvidence, infraNote, opaqueNote, pathRegex, groupPeers, isDnsTarget, k8sName, l3Entries, l3Peer, mergeBlockers, selectorLabels, unresolvedServiceBlockers,
   workloadViews, type L3Peer, type Op, type RuleGroup,
 } from './shared.js';
 
@@ -92,7 +92,7 @@ export const cilium: PolicyGenerator = {
       }
       if (!hasDns) blockers.push({ workload: id, callers: [], reason: 'the DNS pods are unknown (no Service on port 53 in the inventory): egress default deny is off; load an inventory' });
       comments.push(...notes);
-      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(blockerComment(b));
       const enforce = !opts.dryRun;
       // As for NetworkPolicy (docs/policies.md#infrastructure-traffic): DNS servers keep open egress.
       const isDnsServer = isDnsTarget(v.node, ctx.dns);

@@ -6,7 +6,7 @@ import type { EdgeCall, GraphNode } from '../model.js';
 import { ISTIO_AGENT_PORTS } from '../readiness.js';
 import type { GeneratorContext, GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, opaqueNote, meshedWorkloads,
+  blockerComment, crossProductSafe, describeEvidence, edgeOps, groupPeers, identityBlockerReason, infraNote, isNamespaceName, opaqueNote, meshedWorkloads,
   mergeBlockers, nodeCidrs, selectorLabels, skipBlockers, unresolvedServiceBlockers, workloadObjectName, workloadViews, type Op, type PeerEntry,
 } from './shared.js';
 
@@ -204,7 +204,7 @@ export const istio: PolicyGenerator = {
       }
       if (!meshed.has(id)) notes.push(`${id} shows no sidecar (no injection label, no mTLS calls): this policy takes effect once it is injected`);
       for (const n of [...new Set(notes)].sort()) comments.push(n);
-      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(blockerComment(b));
       const ent = namespaces.get(ns) ?? { strict: true, workloads: [], allowed: [] };
       namespaces.set(ns, ent);
       if (rules.length > 0) {

@@ -7,7 +7,7 @@
 import type { EdgeCall, GraphNode } from '../model.js';
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, edgeOps, groupPeers, identityBlockerReason, isNamespaceName, k8sName, meshedWorkloads, mergeBlockers, nodeCidrs,
+  blockerComment, describeEvidence, edgeOps, groupPeers, identityBlockerReason, isNamespaceName, k8sName, meshedWorkloads, mergeBlockers, nodeCidrs,
   pathRegex, selectorLabels, skipBlockers, unresolvedServiceBlockers, workloadViews, type Op, type PeerEntry, type RuleGroup,
 } from './shared.js';
 
@@ -168,7 +168,7 @@ export const linkerd: PolicyGenerator = {
       }
       const mine = mergeBlockers(blockers.slice(firstBlocker));
       const first = objects.length > firstObject ? objects[firstObject] : undefined;
-      if (first) for (const b of mine) first.comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      if (first) for (const b of mine) first.comments.push(blockerComment(b));
     }
     blockers.push(...unresolvedServiceBlockers(graph, opts.namespaces, false));
     return { objects, blockers: mergeBlockers(blockers) };

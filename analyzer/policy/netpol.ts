@@ -4,7 +4,7 @@
 // cluster's DNS pods, and a default-deny per namespace. L4 only: methods and paths cannot be said.
 import type { GeneratorOutput, PolicyBlocker, PolicyGenerator, PolicyOptions, ProposedObject } from './model.js';
 import {
-  describeEvidence, infraNote, groupPeers, isDnsTarget, l3Entries, l3Peer, l4Granularity, mergeBlockers, selectorLabels,
+  blockerComment, describeEvidence, infraNote, groupPeers, isDnsTarget, l3Entries, l3Peer, l4Granularity, mergeBlockers, selectorLabels,
   unresolvedServiceBlockers, SYSTEM_NAMESPACES, workloadObjectName, workloadViews, type L3Peer, type Op, type RuleGroup,
 } from './shared.js';
 
@@ -88,7 +88,7 @@ export const netpol: PolicyGenerator = {
         dnsNamespaces.add(ns);
         comments.push('egress not restricted: a DNS server forwards to upstream resolvers and watches the API server over connections a recording rarely sees start');
       }
-      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(`BLOCKER ${b.callers.join(', ')}: ${b.reason}`);
+      for (const b of mergeBlockers(blockers.slice(firstBlocker))) comments.push(blockerComment(b));
       const spec: Record<string, unknown> = { podSelector: { matchLabels: labels }, policyTypes: isDnsServer ? ['Ingress'] : types };
       if (ingress.length > 0) spec.ingress = ingress;
       if (hasDns && !isDnsServer && egress.length > 0) spec.egress = egress;

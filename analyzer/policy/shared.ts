@@ -475,6 +475,9 @@ export function skipBlockers(workload: string, caller: string, skips: readonly S
   return skips.map((s) => ({ workload, callers: [caller], reason: `${s.count} call${s.count === 1 ? '' : 's'} left out: ${s.reason}` }));
 }
 
+/** A blocker as the comment above its object: `BLOCKER callers: reason` (no callers: `BLOCKER: reason`). */
+export const blockerComment = (b: PolicyBlocker): string => `BLOCKER${b.callers.length > 0 ? ` ${b.callers.join(', ')}` : ''}: ${b.reason}`;
+
 /** Merges blockers with the same workload and reason, callers sorted; output sorted. */
 export function mergeBlockers(list: PolicyBlocker[]): PolicyBlocker[] {
   const m = new Map<string, PolicyBlocker>();

@@ -283,6 +283,9 @@ describe('generated objects', () => {
     assert.ok(kube.some((o) => o.metadata.name === 'default-deny'));
     const noDns = generatePolicies(shopGraph(), { ...shopContext, dns: [] }, { ...base, format: 'netpol' });
     assert.ok(noDns.blockers.some((b) => /DNS pods are unknown/.test(b.reason)));
+    // A blocker naming no caller reads "BLOCKER: …" (was "BLOCKER : …").
+    assert.match(noDns.workloads['shop/cart'], /\n# BLOCKER: the DNS pods are unknown/);
+    assert.doesNotMatch(asStream(noDns), /BLOCKER :/);
   });
 
   it('NetworkPolicy and Cilium: a DNS server\'s caller on another port stays allowed at every granularity', () => {
