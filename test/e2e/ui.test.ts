@@ -296,7 +296,7 @@ describe('the web UI in Chromium', { skip: noBrowser, timeout: 180_000 }, () => 
         assert.ok((await line.textContent() ?? '').includes(`would deny ${want.summary.denied.toLocaleString('en')} and leave ${want.summary.indeterminate.toLocaleString('en')} undecided`), format);
         const rows: string[][] = [];
         for (const tr of await pane.locator('table.denied-calls tbody tr').all()) rows.push(await tr.locator('td').allTextContents());
-        assert.deepEqual(rows.map((r) => [r[0], r[2], r[3], r[4]]), want.calls.map((c) => [c.source, `${c.port}/${c.protocol}`, String(c.count), c.verdict]), format);
+        assert.deepEqual(rows.map((r) => [r[0], r[2], r[3], r[4]]), want.calls.map((c) => [c.source, `${c.port}/${c.protocol}`, c.count.toLocaleString('en'), c.verdict]), format);
       }
       await sec.locator('button.tab[data-format="linkerd"]').click();
       await sec.locator('.denied[data-format="linkerd"]', { hasText: 'does not evaluate linkerd' }).waitFor();
@@ -690,6 +690,8 @@ describe('clear states instead of blank pages, in Chromium', { skip: noBrowser, 
         assert.ok(await notice.isVisible());
         const text = await notice.textContent() ?? '';
         assert.ok(text.includes(`This graph has ${g.nodes.length.toLocaleString('en')} nodes and ${g.edges.length.toLocaleString('en')} edges`), text);
+        // Counts as people read them, as the notice has them.
+        assert.match(await page.locator('.summary-line').textContent() ?? '', new RegExp(` · ${g.nodes.length.toLocaleString('en')} nodes · ${g.edges.length.toLocaleString('en')} edges · `));
         const shown = Number(/the busiest ([\d,]+) edges/.exec(text)?.[1].replace(/,/g, ''));
         assert.equal(await edgeCount(page), shown);
         const drawnNodes = await nodeCount(page);

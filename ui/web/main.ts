@@ -138,7 +138,7 @@ async function loadSummary(): Promise<Summary | null> {
     });
   }
   summaryLine.text(c.call_rows === 0 ? 'empty store'
-    : `${c.calls.toLocaleString('en')} calls · ${c.nodes} nodes · ${c.edges} edges · ${c.namespaces} namespaces · ${c.captures} ${c.captures === 1 ? 'input' : 'inputs'}`);
+    : `${num(c.calls)} calls · ${num(c.nodes)} nodes · ${num(c.edges)} edges · ${num(c.namespaces)} namespaces · ${num(c.captures)} ${c.captures === 1 ? 'input' : 'inputs'}`);
   return s;
 }
 
@@ -154,27 +154,31 @@ function renderDrops(s: Summary): void {
   const spooled = s.counts.spool_dropped_calls ?? 0;
   const verdicts = s.counts.spool_dropped_verdicts ?? 0;
   clear(dropsBanner).attr('hidden', dropped > 0 || spooled > 0 || verdicts > 0 ? null : '');
-  const n = (x: number): string => x.toLocaleString('en');
   const where = (c: CaptureSummary): string => `${c.name}${c.node ? ` on ${c.node}` : ''}`;
   /** "Dropped by: NAME on NODE: N calls; ...", from the captures `pick` counts above zero. */
   const droppedBy = (pick: (c: CaptureSummary) => number | null, one: string, many: string): string =>
-    `Dropped by: ${s.captures.filter((c) => (pick(c) ?? 0) > 0).map((c) => `${where(c)}: ${n(pick(c) ?? 0)} ${pick(c) === 1 ? one : many}`).join('; ')}.`;
+    `Dropped by: ${s.captures.filter((c) => (pick(c) ?? 0) > 0).map((c) => `${where(c)}: ${num(pick(c) ?? 0)} ${pick(c) === 1 ? one : many}`).join('; ')}.`;
   if (dropped > 0) {
     const lossy = s.captures.filter((c) => (c.dropped ?? 0) > 0);
-    add(dropsBanner, 'strong', undefined, `Live capture dropped ${n(dropped)} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
+    add(dropsBanner, 'strong', undefined, `Live capture dropped ${num(dropped)} ${dropped === 1 ? 'packet' : 'packets'}: this map may be incomplete.`);
     add(dropsBanner, 'span', undefined, ' Calls in the dropped packets are missing from the map, the readiness verdicts and the proposed policies. ');
-    add(dropsBanner, 'span', 'drops-where', `Dropped by: ${lossy.map((c) => `${where(c)}: ${n(c.dropped ?? 0)} dropped, ${n(c.packets)} captured`).join('; ')}.`);
+    add(dropsBanner, 'span', 'drops-where', `Dropped by: ${lossy.map((c) => `${where(c)}: ${num(c.dropped ?? 0)} dropped, ${num(c.packets)} captured`).join('; ')}.`);
   }
   if (spooled > 0) {
-    add(dropsBanner, 'strong', undefined, `${dropped > 0 ? ' ' : ''}Collectors dropped ${n(spooled)} ${spooled === 1 ? 'call' : 'calls'} from a full push spool: this map may be incomplete.`);
+    add(dropsBanner, 'strong', undefined, `${dropped > 0 ? ' ' : ''}Collectors dropped ${num(spooled)} ${spooled === 1 ? 'call' : 'calls'} from a full push spool: this map may be incomplete.`);
     add(dropsBanner, 'span', undefined, ' The central server was unreachable for longer than their spool could hold; those calls are missing from the map, the readiness verdicts and the proposed policies. ');
     add(dropsBanner, 'span', 'spool-drops-where', droppedBy((c) => c.spool_dropped_calls, 'call', 'calls'));
   }
   if (verdicts > 0) {
-    add(dropsBanner, 'strong', undefined, `${dropped > 0 || spooled > 0 ? ' ' : ''}Collectors dropped ${n(verdicts)} Hubble ${verdicts === 1 ? 'verdict' : 'verdicts'} from a full push spool: calls Cilium refuses may be proposed as allowed.`);
+    add(dropsBanner, 'strong', undefined, `${dropped > 0 || spooled > 0 ? ' ' : ''}Collectors dropped ${num(verdicts)} Hubble ${verdicts === 1 ? 'verdict' : 'verdicts'} from a full push spool: calls Cilium refuses may be proposed as allowed.`);
     add(dropsBanner, 'span', undefined, ' Calls whose DROPPED counts were lost look like allowed traffic to the proposed policies; check them against the cluster\'s Cilium policy before applying any. ');
     add(dropsBanner, 'span', 'spool-verdict-drops-where', droppedBy((c) => c.spool_dropped_verdicts, 'verdict', 'verdicts'));
   }
+}
+
+/** Counts as people read them: 26,038 rather than 26038. */
+function num(x: number): string {
+  return x.toLocaleString('en');
 }
 
 /** Keeps the busiest edges (and their nodes) when a graph is too big to draw whole. */
@@ -213,7 +217,7 @@ async function renderMap(s: Summary): Promise<void> {
     graphKey = key;
     const { graph: drawn, cut } = trim(g);
     mapNotice = cut
-      ? `This graph has ${g.nodes.length.toLocaleString('en')} nodes and ${g.edges.length.toLocaleString('en')} edges; the map shows the busiest ${drawn.edges.length.toLocaleString('en')} edges. Narrow it with the filters.`
+      ? `This graph has ${num(g.nodes.length)} nodes and ${num(g.edges.length)} edges; the map shows the busiest ${num(drawn.edges.length)} edges. Narrow it with the filters.`
       : '';
     map.draw(drawn, computeLayout(drawn));
     const kinds = NODE_KINDS.filter((k) => drawn.nodes.some((n) => n.kind === k)) as NodeKind[];

@@ -46,7 +46,7 @@ function callsTable(parent: Sel, peers: PeerCalls[], peerHeading: string, events
       if ((c.dropped ?? 0) > 0) add(td, 'div', 'small warn-text refused-call', refusedText(c.dropped!, c.count));
     },
     `${c.port}/${c.protocol}`,
-    String(c.count),
+    c.count.toLocaleString('en'),
     securityCell(c),
     shortTime(c.last_seen),
   ]));
@@ -122,7 +122,7 @@ async function renderVerdict(host: Sel, n: GraphNode, window: URLSearchParams, s
   }
   const line = add(host, 'p', 'verdict-line');
   add(line, 'span', `verdict v-${r.verdict}`, r.verdict);
-  add(line, 'span', 'muted', ` ${r.coverage.calls} calls observed, ${shortTime(r.coverage.observed_from)} – ${shortTime(r.coverage.observed_to)}`);
+  add(line, 'span', 'muted', ` ${r.coverage.calls.toLocaleString('en')} calls observed, ${shortTime(r.coverage.observed_from)} – ${shortTime(r.coverage.observed_to)}`);
   if (r.blockers.length === 0) add(host, 'p', undefined, 'No blockers.');
   const list = add(host, 'ul', 'blockers');
   for (const b of r.blockers) {
@@ -219,7 +219,7 @@ async function renderDenied(host: Sel, format: SimulatedFormat, workload: string
     c.source,
     [c.method, c.path].filter((x) => x !== null).join(' ') || '–',
     `${c.port}/${c.protocol}`,
-    String(c.count),
+    c.count.toLocaleString('en'),
     (td: Sel) => { add(td, 'span', `badge verdict-${c.verdict}`, c.verdict); },
     (td: Sel) => {
       for (const f of c.findings) {

@@ -121,7 +121,7 @@ export function renderReadiness(host: Sel, report: ReadinessReport, sort: string
     add(add(tr, 'td'), 'span', `verdict v-${r.verdict}`, r.verdict);
     add(tr, 'td', 'num', String(r.blockers));
     add(tr, 'td', undefined, r.kinds || '–');
-    add(tr, 'td', 'num', String(r.calls));
+    add(tr, 'td', 'num', r.calls.toLocaleString('en'));
     add(tr, 'td', undefined, shortTime(r.observed_to));
   }
 }
