@@ -98,12 +98,15 @@ export async function ingestTelemetry(db: Db, input: string, stdin: Readable | n
       const st = statSync(input);
       if (st.isDirectory()) return { status: 'error', name: input, message: `${input}: is a directory` };
       size = st.size;
-      sha = await sha256OfFile(input);
+      // Only a regular file is hashed ahead. A pipe (`<(kubectl logs ...)`, a FIFO) read here
+      // would be empty when read again, and reopening it waited forever for a writer; it is
+      // hashed as it is read, like standard input, and checked inside the transaction.
+      if (st.isFile()) sha = await sha256OfFile(input);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       return { status: 'error', name: input, message: e.code === 'ENOENT' ? `${input}: no such file` : `${input}: cannot read (${e.code ?? e.message})` };
     }
-    if (!opts.force) {
+    if (sha !== null && !opts.force) {
       const seen = findCompleteBySha(db, sha);
       if (seen) return { status: 'duplicate', name: input, previousId: seen.id };
     }

@@ -97,6 +97,23 @@ describe('the wrong kind of input', () => {
   });
 });
 
+describe('a log given as a pipe (bash process substitution, a FIFO)', () => {
+  it('is read once and recorded, not waited on forever', () => {
+    const db = join(dir, 'pipe.db');
+    const log = join(ROOT, 'test/fixtures/envoy/istio-ambient-waypoint-access.log');
+    const viaPipe = () => spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" collect envoy --db "${db}" <(cat "${log}")`],
+      { encoding: 'utf8', timeout: 20_000, env: { ...process.env, TRUSTMAP_LOG_LEVEL: 'warn' } });
+    const r = viaPipe();
+    // Before: the pipe was read to hash it, then opened again to be read, which never returned.
+    assert.equal(r.status, 0, `exit ${r.status} (null: still waiting after 20 s) ${r.stderr}`);
+    assert.match(r.stdout, /^files 1 \(1 recorded, 0 already recorded, 0 failed\)  lines 16  calls 16 /);
+    // The same bytes again through a pipe: recognised as recorded once read.
+    const again = viaPipe();
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stderr, /already recorded as capture 1/);
+  });
+});
+
 describe('the same log given to two collectors at once', () => {
   it('is recorded once; the other reports it as already recorded', async () => {
     const db = join(dir, 'race.db');
