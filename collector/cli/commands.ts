@@ -48,6 +48,11 @@ export const timeFlag = z.string().transform((s, ctx) => {
   return t;
 });
 
+/** --since and --until together: an empty or inverted window is a mistake, not "no calls". */
+export function checkWindow(sinceMs: number | undefined, untilMs: number | undefined): void {
+  if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs) throw new UsageError('--since must be before --until');
+}
+
 const collectPcapFlags = z.object({
   db: z.string().min(1).default(defaultDb()),
   node: z.string().max(253).regex(/^[\w.:-]*$/, 'node names are letters, digits, ".", "_", ":" and "-"').default(''),
@@ -241,6 +246,7 @@ Examples:
       limit: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     }, callsFlags);
     if (args.length > 0) throw new UsageError(`calls takes no arguments (got ${JSON.stringify(args[0])})`);
+    checkWindow(flags.since, flags.until);
     const db = openDb(flags.db, true);
     const query = { sinceMs: flags.since, untilMs: flags.until, limit: flags.limit };
     if (flags.json) {
@@ -269,7 +275,8 @@ Examples:
       db.close();
     }
     if (rows.length === 0) {
-      io.stdout.write('No calls recorded.\n');
+      // With a window, the store may hold calls, just none in it.
+      io.stdout.write(flags.since !== undefined || flags.until !== undefined ? 'No calls recorded in the window.\n' : 'No calls recorded.\n');
       return EXIT_OK;
     }
     io.stdout.write(table(

@@ -61,6 +61,11 @@ test('table output for people, and an empty store says so', () => {
   const empty = join(tempDir(), 'e.db');
   assert.equal(runCli(['collect', 'pcap', '--db', empty, FIX + 'empty.pcapng']).code, 0);
   assert.equal(runCli(['calls', '--db', empty]).stdout, 'No calls recorded.\n');
+  // A window without calls is not an empty store; an inverted window is a mistake.
+  assert.equal(runCli(['calls', '--db', db, '--since', '1h']).stdout, 'No calls recorded in the window.\n');
+  const inverted = runCli(['calls', '--db', db, '--since', '1h', '--until', '2h']);
+  assert.equal(inverted.code, 2);
+  assert.equal(inverted.stderr, 'error: --since must be before --until\n');
 });
 
 test('bad inputs: one line on stderr, exit 2, nothing recorded for that file, others still ingested', () => {
