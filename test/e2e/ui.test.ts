@@ -983,4 +983,27 @@ describe('the panel at every level, the map\'s size, the keyboard, links and fil
       assert.equal(await page.locator('.window .tz').count(), 0, 'in UTC the fields need no note');
     });
   });
+
+  it('clicking an edge opens its callee\'s panel with the caller\'s calls marked', async () => {
+    const g = await apiJson<{ edges: Array<{ source: string; target: string; calls: unknown[] }> }>(fx.demo!.url, '/api/graph');
+    const edge = g.edges.find((e) => e.source === 'shop/frontend' && e.target === 'shop/cart')!;
+    await withPage(fx.browser!, async (page, problems) => {
+      await ready(page, fx.demo!.url);
+      // Clicked where its stroke is (a curve's box centre may miss it).
+      const path = page.locator('svg.map path.edge[data-source="shop/frontend"][data-target="shop/cart"]');
+      const at = await path.evaluate((p) => {
+        const el = p as unknown as { getTotalLength(): number; getPointAtLength(l: number): { x: number; y: number }; getScreenCTM(): { a: number; b: number; c: number; d: number; e: number; f: number } };
+        const pt = el.getPointAtLength(el.getTotalLength() / 2);
+        const m = el.getScreenCTM();
+        return { x: m.a * pt.x + m.c * pt.y + m.e, y: m.b * pt.x + m.d * pt.y + m.f };
+      });
+      await page.mouse.click(at.x, at.y);
+      await page.waitForURL((u) => u.searchParams.get('node') === 'shop/cart');
+      const marked = page.locator('aside.panel table.inbound tbody tr.edge-call');
+      await until('the caller\'s rows are marked', async () => (await marked.count()) > 0);
+      assert.equal(await marked.count(), edge.calls.length);
+      assert.deepEqual([...new Set(await marked.locator('a.peer').allTextContents())], ['shop/frontend']);
+      assert.deepEqual(problems, []);
+    });
+  });
 });

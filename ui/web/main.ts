@@ -50,6 +50,16 @@ const map = new MapView(mapArea.node()!, {
     // nodes come before it in tab order); Escape brings it back.
     void setState({ node: id }).then(() => { if (byKeyboard && state.node === id) panel.select<HTMLElement>('.panel-title').node()?.focus(); });
   },
+  // The callee's panel, with the caller's rows of its inbound table marked and scrolled to.
+  selectEdge: (source, target) => {
+    void setState({ node: target }).then(() => {
+      if (state.node !== target) return;
+      const rows = panel.selectAll<HTMLTableRowElement, unknown>('table.inbound tbody tr')
+        .classed('edge-call', function () { return this.querySelector('a.peer')?.textContent === source; })
+        .filter('.edge-call');
+      rows.node()?.scrollIntoView({ block: 'nearest' });
+    });
+  },
 });
 
 /** Escape closes the side panel and gives the focus back to its node (outside the toolbar, whose dropdowns and fields have their own). */

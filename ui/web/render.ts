@@ -41,6 +41,8 @@ interface EdgeDatum { edge: GraphEdge; cls: SecurityClass; width: number; source
 export interface MapEvents {
   /** `byKeyboard`: chosen with Enter or Space on the focused node, not clicked. */
   select(id: string, byKeyboard: boolean): void;
+  /** An edge was clicked: its calls are in its callee's panel, among the callee's callers. */
+  selectEdge(source: string, target: string): void;
 }
 
 /** A quadratic curve from a to b bending to the left of the direction of travel (so a→b and b→a do not overlap), trimmed at both nodes. */
@@ -176,6 +178,7 @@ export class MapView {
       .attr('stroke', (d) => SECURITY_COLOURS[d.cls]).attr('stroke-width', (d) => d.width.toFixed(2))
       .attr('stroke-opacity', 0.8).attr('marker-end', (d) => `url(#arrow-${d.cls})`)
       .attr('data-source', (d) => d.edge.source).attr('data-target', (d) => d.edge.target)
+      .on('click', (ev: MouseEvent, d) => { ev.stopPropagation(); this.hideTooltip(); this.events.selectEdge(d.edge.source, d.edge.target); })
       .on('mouseenter', (ev: MouseEvent, d) => this.showTooltip(ev, edgeTooltip(d)))
       .on('mousemove', (ev: MouseEvent) => this.moveTooltip(ev))
       .on('mouseleave', () => this.hideTooltip());
