@@ -942,6 +942,11 @@ describe('the panel at every level, the map\'s size, the keyboard, links and fil
       await ready(page, `${fx.demo!.url}?node=legacy%2Freport-job`);
       await page.locator('aside.panel:not([aria-busy]) table.outbound').waitFor();
       assert.deepEqual(await page.locator('aside.panel h3').allTextContents(), ['Strict mTLS readiness', 'Inbound (0 callers)', 'Outbound (1 callee)', 'Proposed policies']);
+      // A blocker seen once: "1 call", not "1 calls".
+      await ready(page, `${fx.demo!.url}?node=shop%2Fcatalog`);
+      await page.locator('aside.panel section.readiness ul.blockers li').first().waitFor();
+      const sightings = await page.locator('aside.panel section.readiness ul.blockers li .small').allTextContents();
+      assert.ok(sightings.some((t) => t.includes(' · 1 call · ')) && sightings.every((t) => !t.includes(' 1 calls')), sightings.join(' | '));
       assert.deepEqual(problems, []);
     });
   });

@@ -20,6 +20,11 @@ function securityCell(c: EdgeCall): (td: Sel) => void {
   };
 }
 
+/** "1 call", "2,046 calls". */
+function count(n: number, one: string, many: string): string {
+  return `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
+}
+
 /** "refused by Cilium: 2 of 3 calls (Hubble DROPPED)": what Hubble's verdicts say of `count` calls. */
 function refusedText(dropped: number, count: number): string {
   return `refused by Cilium: ${dropped.toLocaleString('en')} of ${count.toLocaleString('en')} ${count === 1 ? 'call' : 'calls'} (Hubble DROPPED)`;
@@ -93,7 +98,6 @@ export async function renderPanel(host: Sel, id: string, level: Level, window: U
     void renderVerdict(ready, n, window, signal);
   }
 
-  const count = (n: number, one: string, many: string) => `${n.toLocaleString('en')} ${n === 1 ? one : many}`;
   add(body, 'h3', undefined, `Inbound (${count(d.callers.length, 'caller', 'callers')})`);
   callsTable(body, d.callers, 'caller', events, 'inbound');
   add(body, 'h3', undefined, `Outbound (${count(d.callees.length, 'callee', 'callees')})`);
@@ -129,7 +133,7 @@ async function renderVerdict(host: Sel, n: GraphNode, window: URLSearchParams, s
     const li = add(list, 'li');
     add(li, 'span', 'badge blocker', b.kind);
     add(li, 'span', undefined, ` ${b.detail}`);
-    if (b.sources.length) add(li, 'div', 'muted small', `from ${b.sources.join(', ')} · ${b.count} calls · last ${shortTime(b.last_seen)}`);
+    if (b.sources.length) add(li, 'div', 'muted small', `from ${b.sources.join(', ')} · ${count(b.count, 'call', 'calls')} · last ${shortTime(b.last_seen)}`);
   }
 }
 
